@@ -1,0 +1,1 @@
+"""Benchmarks behind `skeleton-steering bench ...`; each prints a table, then one JSON line."""

@@ -1,0 +1,100 @@
+"""Configuration of the steering environment (physics, commands, rewards, episodes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicsConfig:
+    """Simulation settings: 150 Hz physics x 3 substeps = 50 Hz control.
+
+    Chosen with `skeleton-steering bench env` and the passive-drop stability test; the MJCF's
+    comment on <option> gives the stability argument.
+    """
+
+    timestep: float = 0.0066667
+    n_substeps: int = 3
+    solver_iterations: int = 1
+    ls_iterations: int = 4
+
+    def validate(self) -> None:
+        if not 0.0 < self.timestep <= 0.01:
+            raise ValueError(f"timestep must be in (0, 0.01] s, got {self.timestep}")
+        if self.n_substeps < 1 or self.solver_iterations < 1 or self.ls_iterations < 1:
+            raise ValueError("n_substeps, solver_iterations and ls_iterations must be >= 1")
+
+    @property
+    def control_dt(self) -> float:
+        return self.timestep * self.n_substeps
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandConfig:
+    """How target heading and speed are drawn and how often they change."""
+
+    speed_range: tuple[float, float] = (0.5, 1.8)
+    resample_seconds: tuple[float, float] = (3.0, 6.0)
+    # Largest change of target heading, relative to the character's heading, at a resample.
+    max_heading_change: float = math.pi
+
+    def validate(self) -> None:
+        lo, hi = self.speed_range
+        if not 0.0 <= lo <= hi:
+            raise ValueError(f"speed_range must satisfy 0 <= low <= high, got {self.speed_range}")
+        lo, hi = self.resample_seconds
+        if not 0.0 < lo <= hi:
+            raise ValueError(f"resample_seconds must satisfy 0 < low <= high, got {(lo, hi)}")
+        if not 0.0 <= self.max_heading_change <= math.pi:
+            raise ValueError("max_heading_change must be in [0, pi]")
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardConfig:
+    """Task reward: named terms summed with these scales."""
+
+    # exp(-tracking_k * (v* - d.v)^2): 0.5 m/s error gives exp(-0.5) ~ 0.61.
+    tracking_k: float = 2.0
+    scales: dict[str, float] = dataclasses.field(
+        default_factory=lambda: {
+            "tracking_velocity": 1.0,
+            "lateral_velocity": -0.2,
+            "facing": 0.2,
+        }
+    )
+
+    def validate(self) -> None:
+        known = {"tracking_velocity", "lateral_velocity", "facing"}
+        unknown = set(self.scales) - known
+        if unknown:
+            raise ValueError(f"unknown reward terms {sorted(unknown)}; known: {sorted(known)}")
+        if self.tracking_k <= 0:
+            raise ValueError("tracking_k must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class TerminationConfig:
+    """Early termination when the character falls."""
+
+    pelvis_min_height: float = 0.55
+    head_min_height: float = 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Everything that defines the steering task."""
+
+    physics: PhysicsConfig = dataclasses.field(default_factory=PhysicsConfig)
+    command: CommandConfig = dataclasses.field(default_factory=CommandConfig)
+    reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
+    termination: TerminationConfig = dataclasses.field(default_factory=TerminationConfig)
+    episode_length: int = 500
+    # Uniform noise (radians) added to hinge angles at reference-state initialization.
+    init_joint_noise: float = 0.0
+
+    def validate(self) -> None:
+        if self.episode_length < 1:
+            raise ValueError("episode_length must be >= 1")
+        if self.init_joint_noise < 0:
+            raise ValueError("init_joint_noise must be >= 0")

@@ -1,0 +1,51 @@
+"""The heading-invariant body-state features shared by the policy and the discriminator.
+
+One definition serves three callers: the environment's observation, the discriminator's
+(s, s') features during training, and the expert cache built from mocap. Inputs are plain
+kinematic arrays (qpos, qvel, key-site positions), so the same function runs on MJX data in
+the environment and on forward-kinematics output of a trajectory file.
+
+Layout (82 values for the shipped skeleton):
+  root height (1) | root orientation in the heading frame, tangent+normal (6) |
+  root linear velocity in the heading frame (3) | root angular velocity in the heading frame (3) |
+  hinge joint positions (27) | hinge joint velocities (27) |
+  key-site positions relative to the root, heading frame (3 per site)
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jp
+
+from skeleton_steering import spatial
+
+
+def body_state_features(qpos: jp.ndarray, qvel: jp.ndarray, key_pos: jp.ndarray) -> jp.ndarray:
+    """Features of one state: `qpos` (nq,), `qvel` (nv,), `key_pos` (n_sites, 3) in world frame.
+
+    Free-joint conventions are MuJoCo's: qvel[0:3] is the world-frame linear velocity and
+    qvel[3:6] the body-frame angular velocity.
+    """
+    root_pos = qpos[0:3]
+    root_quat = qpos[3:7]
+    heading = spatial.heading_of(root_quat)
+    to_heading = spatial.yaw_quat(-heading)
+    local_quat = spatial.quat_mul(to_heading, root_quat)
+    lin_vel = spatial.rotate_z(qvel[0:3], -heading)
+    ang_vel = spatial.rotate_z(spatial.quat_rotate(root_quat, qvel[3:6]), -heading)
+    rel_key = spatial.rotate_z(key_pos - root_pos, -heading)
+    return jp.concatenate(
+        [
+            root_pos[2:3],
+            spatial.quat_to_tan_norm(local_quat),
+            lin_vel,
+            ang_vel,
+            qpos[7:],
+            qvel[6:],
+            rel_key.reshape(-1),
+        ]
+    )
+
+
+def feature_size(nq: int, nv: int, n_sites: int) -> int:
+    """Length of `body_state_features` for a model with these sizes."""
+    return 1 + 6 + 3 + 3 + (nq - 7) + (nv - 6) + 3 * n_sites

@@ -1,0 +1,39 @@
+"""Task reward terms of the steering task, one pure function each."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jp
+
+
+def tracking_velocity(velocity: jax.Array, direction: jax.Array, speed: jax.Array, k: float):
+    """exp(-k (v* - d.v)^2): 1 when the speed along the commanded direction matches v*."""
+    along = jp.dot(velocity, direction)
+    return jp.exp(-k * (speed - along) ** 2)
+
+
+def lateral_velocity(velocity: jax.Array, direction: jax.Array) -> jax.Array:
+    """Squared speed across the commanded direction (a cost; its scale is negative)."""
+    across = velocity - jp.dot(velocity, direction) * direction
+    return jp.sum(across**2)
+
+
+def facing(heading: jax.Array, target_yaw: jax.Array) -> jax.Array:
+    """Cosine between the pelvis' facing and the commanded direction, floored at 0."""
+    return jp.maximum(jp.cos(target_yaw - heading), 0.0)
+
+
+def task_terms(
+    planar_velocity: jax.Array,
+    heading: jax.Array,
+    target_yaw: jax.Array,
+    target_speed: jax.Array,
+    tracking_k: float,
+) -> dict[str, jax.Array]:
+    """All task reward terms by name (the config's `reward.scales` weighs them)."""
+    direction = jp.stack([jp.cos(target_yaw), jp.sin(target_yaw)])
+    return {
+        "tracking_velocity": tracking_velocity(planar_velocity, direction, target_speed, tracking_k),
+        "lateral_velocity": lateral_velocity(planar_velocity, direction),
+        "facing": facing(heading, target_yaw),
+    }

@@ -1,0 +1,50 @@
+"""Shared fixtures. Compiling an MJX step takes about a minute on 2 CPU cores, so the
+environment and its jitted functions are built once per session and reused."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from skeleton_steering import model  # noqa: E402
+from skeleton_steering.registry import make_env  # noqa: E402
+
+BATCH = 4
+
+
+def expert_frames() -> tuple[np.ndarray, np.ndarray]:
+    """Three distinct upright frames: standing, and two with bent joints and some velocity."""
+    base = model.standing_qpos()
+    qpos = np.stack([base, base, base]).astype(np.float32)
+    idx = model.default_index()
+    qpos[1, idx.joint_qpos["knee_angle_r"]] = -0.4
+    qpos[1, idx.joint_qpos["hip_flexion_r"]] = 0.3
+    qpos[2, idx.joint_qpos["elbow_flex_l"]] = 0.8
+    qvel = np.zeros((3, 33), dtype=np.float32)
+    qvel[1, 0] = 1.2
+    qvel[2, 1] = -0.5
+    qvel[2, 5] = 0.3
+    return qpos, qvel
+
+
+@pytest.fixture(scope="session")
+def env():
+    qpos, qvel = expert_frames()
+    return make_env("SkeletonTorque.walk.mocap", expert_qpos=qpos, expert_qvel=qvel)
+
+
+@pytest.fixture(scope="session")
+def batched(env):
+    """(reset, step) jitted over a batch of BATCH environments."""
+    return jax.jit(jax.vmap(env.reset)), jax.jit(jax.vmap(env.step))
+
+
+@pytest.fixture(scope="session")
+def start_state(batched):
+    reset, _ = batched
+    return reset(jax.random.split(jax.random.PRNGKey(0), BATCH))
