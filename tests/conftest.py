@@ -7,12 +7,12 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax
+import numpy as np
+import pytest
 
-from skeleton_steering import model  # noqa: E402
-from skeleton_steering.registry import make_env  # noqa: E402
+from skeleton_steering import model
+from skeleton_steering.registry import make_env
 
 BATCH = 4
 

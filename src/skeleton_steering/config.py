@@ -63,7 +63,8 @@ def _coerce(value: Any, hint: Any, path: str, source: str | None) -> Any:
                     f"{_where(source, path)} must have {len(args)} items, got {len(value)}"
                 )
             return tuple(
-                _coerce(v, a, f"{path}[{i}]", source) for i, (v, a) in enumerate(zip(value, args))
+                _coerce(v, a, f"{path}[{i}]", source)
+                for i, (v, a) in enumerate(zip(value, args, strict=False))
             )
         item = args[0] if args else Any
         return tuple(_coerce(v, item, f"{path}[{i}]", source) for i, v in enumerate(value))
@@ -96,7 +97,9 @@ def _coerce(value: Any, hint: Any, path: str, source: str | None) -> Any:
     raise ConfigError(f"{_where(source, path)}: unsupported type {hint!r}")
 
 
-def from_dict(cls: type[T], data: Mapping[str, Any], source: str | None = None, prefix: str = "") -> T:
+def from_dict(
+    cls: type[T], data: Mapping[str, Any], source: str | None = None, prefix: str = ""
+) -> T:
     """Build dataclass `cls` from `data`, checking keys and types; defaults fill the gaps."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}

@@ -109,7 +109,7 @@ class SteeringEnv:
         self._template = mjx.make_data(self.mjx_model)
         self._control_dt = phys.control_dt
         resample = np.asarray(self.config.command.resample_seconds) / self._control_dt
-        self._resample_steps = (max(1, int(round(resample[0]))), max(1, int(round(resample[1]))))
+        self._resample_steps = (max(1, round(resample[0])), max(1, round(resample[1])))
 
     # -- sizes -------------------------------------------------------------------------------
 
@@ -143,9 +143,7 @@ class SteeringEnv:
         noise = self.config.init_joint_noise * jax.random.uniform(
             k_noise, qpos[7:].shape, minval=-1.0, maxval=1.0
         )
-        qpos = jp.concatenate(
-            [jp.array([0.0, 0.0]), qpos[2:3], root_quat, qpos[7:] + noise]
-        )
+        qpos = jp.concatenate([jp.array([0.0, 0.0]), qpos[2:3], root_quat, qpos[7:] + noise])
         # Free-joint linear velocity is in the world frame and turns with the heading;
         # angular velocity is in the body frame and does not.
         qvel = jp.concatenate([spatial.rotate_z(qvel[0:3], yaw), qvel[3:]])

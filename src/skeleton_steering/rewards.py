@@ -33,7 +33,9 @@ def task_terms(
     """All task reward terms by name (the config's `reward.scales` weighs them)."""
     direction = jp.stack([jp.cos(target_yaw), jp.sin(target_yaw)])
     return {
-        "tracking_velocity": tracking_velocity(planar_velocity, direction, target_speed, tracking_k),
+        "tracking_velocity": tracking_velocity(
+            planar_velocity, direction, target_speed, tracking_k
+        ),
         "lateral_velocity": lateral_velocity(planar_velocity, direction),
         "facing": facing(heading, target_yaw),
     }

@@ -36,8 +36,8 @@ def quat_rotate(q: jp.ndarray, v: jp.ndarray) -> jp.ndarray:
 
 def quat_to_tan_norm(q: jp.ndarray) -> jp.ndarray:
     """6-D continuous orientation: the rotated X (tangent) and Z (normal) axes."""
-    x = quat_rotate(q, jp.broadcast_to(jp.array([1.0, 0.0, 0.0]), q.shape[:-1] + (3,)))
-    z = quat_rotate(q, jp.broadcast_to(jp.array([0.0, 0.0, 1.0]), q.shape[:-1] + (3,)))
+    x = quat_rotate(q, jp.broadcast_to(jp.array([1.0, 0.0, 0.0]), (*q.shape[:-1], 3)))
+    z = quat_rotate(q, jp.broadcast_to(jp.array([0.0, 0.0, 1.0]), (*q.shape[:-1], 3)))
     return jp.concatenate([x, z], axis=-1)
 
 

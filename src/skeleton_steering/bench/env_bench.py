@@ -27,7 +27,9 @@ from skeleton_steering.registry import make_env
 def _env_rollout(env: SteeringEnv, steps: int):
     def run(state, rng):
         def body(state, key):
-            action = jax.random.uniform(key, (state.obs.shape[0], env.action_size), minval=-0.3, maxval=0.3)
+            action = jax.random.uniform(
+                key, (state.obs.shape[0], env.action_size), minval=-0.3, maxval=0.3
+            )
             return jax.vmap(env.step)(state, action), None
 
         state, _ = jax.lax.scan(body, state, jax.random.split(rng, steps))
@@ -41,7 +43,9 @@ def _physics_rollout(env: SteeringEnv, steps: int):
 
     def run(mx, data, rng):
         def body(data, key):
-            ctrl = jax.random.uniform(key, (data.qpos.shape[0], env.action_size), minval=-0.3, maxval=0.3)
+            ctrl = jax.random.uniform(
+                key, (data.qpos.shape[0], env.action_size), minval=-0.3, maxval=0.3
+            )
 
             def sub(d, _):
                 return jax.vmap(mjx.step, in_axes=(None, 0))(mx, d.replace(ctrl=ctrl)), None
@@ -73,7 +77,9 @@ def _native_rollout(env: SteeringEnv, batch: int, steps: int) -> tuple[float, in
     return time.perf_counter() - start, threads
 
 
-def run(batches: Sequence[int], steps: int, env_id: str, native: bool, console: Console) -> dict[str, Any]:
+def run(
+    batches: Sequence[int], steps: int, env_id: str, native: bool, console: Console
+) -> dict[str, Any]:
     env = make_env(env_id)
     control_dt = env.control_dt
     rows = []
@@ -84,7 +90,9 @@ def run(batches: Sequence[int], steps: int, env_id: str, native: bool, console: 
         console.print(f"[bold]batch {batch}[/]: compiling env rollout ...")
         env_compile, env_s = time_compiled(_env_rollout(env, steps), state, rng)
         console.print(f"[bold]batch {batch}[/]: compiling bare physics rollout ...")
-        phys_compile, phys_s = time_compiled(_physics_rollout(env, steps), env.mjx_model, state.data, rng)
+        phys_compile, phys_s = time_compiled(
+            _physics_rollout(env, steps), env.mjx_model, state.data, rng
+        )
         row = {
             "batch": batch,
             "steps": steps,
@@ -102,8 +110,17 @@ def run(batches: Sequence[int], steps: int, env_id: str, native: bool, console: 
             row["native_threads"] = threads
         rows.append(row)
 
-    table = Table(title=f"bench env: {env_id}, control {1 / control_dt:.0f} Hz (steps = control steps)")
-    for col in ("batch", "env steps/s", "physics steps/s", "env/physics", "env sim-s/s", "native steps/s"):
+    table = Table(
+        title=f"bench env: {env_id}, control {1 / control_dt:.0f} Hz (steps = control steps)"
+    )
+    for col in (
+        "batch",
+        "env steps/s",
+        "physics steps/s",
+        "env/physics",
+        "env sim-s/s",
+        "native steps/s",
+    ):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(
@@ -126,5 +143,3 @@ def run(batches: Sequence[int], steps: int, env_id: str, native: bool, console: 
     }
     print(json.dumps(result))
     return result
-
-
