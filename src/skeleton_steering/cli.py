@@ -22,6 +22,38 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     env.add_argument("--env_id", default=DEFAULT_ENV_ID)
     env.add_argument("--no-native", action="store_true", help="skip the native MuJoCo rollout")
     env.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+    ret = which.add_parser("retarget", help="retargeting source frames/s and QA summary")
+    ret.add_argument("--rate", type=float, default=100.0, help="source frame rate (Hz)")
+    ret.add_argument("--copies", type=int, default=3, help="copies of the sample clip set")
+    ret.add_argument("--repeats", type=int, default=3, help="timed passes (best is kept)")
+    _add_bench_train(which)
+    _add_bench_learn(which)
+
+
+def _add_bench_train(which: argparse._SubParsersAction) -> None:
+    train = which.add_parser("train", help="training env steps/s next to bare MJX physics")
+    train.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
+    train.add_argument("--num_envs", type=int, default=64)
+    train.add_argument("--rollout_length", type=int, default=32)
+    train.add_argument("--iterations", type=int, default=5, help="timed training iterations")
+    train.add_argument("--run_dir", default="results/bench/train", help="for the sample data")
+    train.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+
+
+def _add_bench_learn(which: argparse._SubParsersAction) -> None:
+    learn = which.add_parser("learn", help="fixed-budget training on the bundled sample")
+    learn.add_argument("--minutes", type=float, default=15.0, help="training time budget")
+    learn.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
+    learn.add_argument("--seed", type=int, default=0)
+    learn.add_argument("--run_dir", default="results/bench/learn")
+    learn.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from skeleton_steering.train import add_arguments
+
+    train = sub.add_parser("train", help="train a steering policy with AMP + PPO")
+    add_arguments(train)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -33,11 +65,19 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--env_id", default=DEFAULT_ENV_ID)
 
 
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    from skeleton_steering import data_cli
+
+    data_cli.add_parsers(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skeleton-steering", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
     _add_bench(sub)
+    _add_data(sub)
+    _add_train(sub)
     return parser
 
 
@@ -57,6 +97,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             from skeleton_steering.bench import env_bench
 
             env_bench.run(args.batch, args.steps, args.env_id, not args.no_native, console)
+        elif args.command == "bench" and args.bench == "retarget":
+            from skeleton_steering.bench import retarget_bench
+
+            retarget_bench.run(args.rate, args.copies, args.repeats, console)
+        elif args.command in ("sample-kit", "extract", "retarget", "cache"):
+            from skeleton_steering import data_cli
+
+            return data_cli.run(args, console)
+        elif args.command == "bench" and args.bench == "train":
+            _force_cpu_if(args.jax_cpu)
+            from skeleton_steering.bench import train_bench
+
+            train_bench.run(args.config, args.num_envs, args.rollout_length, args.iterations,
+                            args.run_dir, console)
+        elif args.command == "bench" and args.bench == "learn":
+            _force_cpu_if(args.jax_cpu)
+            from skeleton_steering.bench import learn_bench
+
+            learn_bench.run(args.config, args.minutes, args.seed, args.run_dir, console)
+        elif args.command == "train":
+            from skeleton_steering import train
+
+            return train.main_from_args(args, console)
         elif args.command == "demo":
             from skeleton_steering import demo
 

@@ -1,0 +1,481 @@
+"""AMP + PPO: one frozen training state and one jitted training iteration.
+
+Shape follows Brax PPO and PureJaxRL: `TrainingState` holds everything that changes
+(policy/value/discriminator parameters and optimizer states, normalizers, replay buffer,
+environment states, episode counters, rng, iteration), and `training_iteration` maps a state
+to the next one plus a dict of scalar metrics, as nested `lax.scan`s with no host work:
+
+  collect   rollout_step        x rollout_length  (policy samples, env steps, (s, s') pairs)
+  reward    style reward from the discriminator; total = task_w * task + disc_w * style
+  advantage GAE (termination vs. truncation, see `gae.py`)
+  update    ppo_minibatch_step  x num_minibatches x epochs
+            disc_minibatch_step x num_minibatches x epochs (demo / fresh agent / replay)
+  stats     normalizers fold in this rollout (after the update, so rollout and update saw the
+            same statistics), replay buffer takes the fresh agent pairs
+
+Static pieces (env, networks, optimizers, config) travel in `Learner`, which the step functions
+take as their first argument; `make_iteration` closes over it once for `jax.jit`. Demo pairs are
+an argument of the iteration, not a constant baked into the compiled program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jp
+import numpy as np
+import optax
+
+from skeleton_steering import losses, networks, normalizer, replay
+from skeleton_steering.env import State, SteeringEnv
+from skeleton_steering.gae import compute_gae
+from skeleton_steering.train_config import TrainConfig
+
+# -- state -------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class EpisodeTracker:
+    """Per-env task return and length of the episode in progress."""
+
+    ret: jax.Array
+    length: jax.Array
+
+
+@flax.struct.dataclass
+class TrainingState:
+    params: dict[str, Any]  # {"policy": ..., "value": ...}
+    opt_state: Any
+    disc_params: Any
+    disc_opt_state: Any
+    obs_norm: normalizer.NormalizerState
+    disc_norm: normalizer.NormalizerState
+    replay: replay.ReplayState
+    env_state: State
+    episodes: EpisodeTracker
+    rng: jax.Array
+    iteration: jax.Array  # int32, completed training iterations
+
+
+class Transition(NamedTuple):
+    """One rollout step over all envs (time axis added by the scan)."""
+
+    obs: jax.Array  # raw policy observation the action was taken from
+    action: jax.Array
+    log_prob: jax.Array
+    task_reward: jax.Array
+    terminated: jax.Array
+    done: jax.Array
+    next_obs: jax.Array  # raw observation reached, before any auto-reset
+    disc_pair: jax.Array  # raw [s, s'] discriminator features
+    env_metrics: dict[str, jax.Array]  # per-step mean (or sum, for counts) over envs
+    episode: dict[str, jax.Array]  # sums over episodes that ended at this step
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Learner:
+    """The static half of training: env, networks, optimizers and config."""
+
+    env: SteeringEnv
+    config: TrainConfig
+    policy: networks.GaussianPolicy
+    value: networks.ValueNet
+    disc: networks.Discriminator
+    optimizer: optax.GradientTransformation
+    disc_optimizer: optax.GradientTransformation
+    reset_batch: Any  # jit(vmap(env.reset)), compiled once per learner
+
+
+def make_learner(env: SteeringEnv, config: TrainConfig) -> Learner:
+    net = config.network
+    policy = networks.GaussianPolicy(
+        net.policy_hidden,
+        env.action_size,
+        net.activation,
+        init_log_std=net.init_log_std,
+        learn_log_std=net.learn_log_std,
+    )
+    value = networks.ValueNet(net.value_hidden, net.activation)
+    disc = networks.Discriminator(net.disc_hidden, net.disc_activation)
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(config.ppo.max_grad_norm), optax.adam(config.ppo.learning_rate)
+    )
+    disc_optimizer = optax.chain(
+        optax.clip_by_global_norm(config.amp.max_grad_norm),
+        optax.adamw(config.amp.learning_rate, weight_decay=config.amp.weight_decay),
+    )
+    reset_batch = jax.jit(jax.vmap(env.reset))
+    return Learner(env, config, policy, value, disc, optimizer, disc_optimizer, reset_batch)
+
+
+def _strong(tree: Any) -> Any:
+    """Every leaf as a committed, non-weakly-typed array, so compiled signatures are stable."""
+    return jax.tree.map(lambda x: jp.array(np.asarray(x)), tree)
+
+
+def init_state(learner: Learner, seed: int, demo_pairs: jax.Array) -> TrainingState:
+    """Fresh networks, normalizers seeded from the first observations and the demo data."""
+    env, cfg = learner.env, learner.config
+    rng = jax.random.PRNGKey(seed)
+    rng, k_pol, k_val, k_disc, k_env = jax.random.split(rng, 5)
+    obs0 = jp.zeros((1, env.observation_size))
+    pair0 = jp.zeros((1, 2 * env.disc_obs_size))
+    params = {
+        "policy": learner.policy.init(k_pol, obs0),
+        "value": learner.value.init(k_val, obs0),
+    }
+    disc_params = learner.disc.init(k_disc, pair0)
+    env_state = learner.reset_batch(jax.random.split(k_env, cfg.ppo.num_envs))
+    obs_norm = normalizer.update(
+        normalizer.init(env.observation_size), env_state.obs, cfg.normalizer.obs_freeze_after
+    )
+    demo = jp.asarray(demo_pairs).reshape(-1, env.disc_obs_size)
+    disc_norm = normalizer.update(
+        normalizer.init(env.disc_obs_size), demo, cfg.normalizer.disc_freeze_after
+    )
+    n = cfg.ppo.num_envs
+    state = TrainingState(
+        params=params,
+        opt_state=learner.optimizer.init(params),
+        disc_params=disc_params,
+        disc_opt_state=learner.disc_optimizer.init(disc_params),
+        obs_norm=obs_norm,
+        disc_norm=disc_norm,
+        replay=replay.init(cfg.amp.replay_capacity, 2 * env.disc_obs_size),
+        env_state=env_state,
+        episodes=EpisodeTracker(jp.zeros(n), jp.zeros(n)),
+        rng=rng,
+        iteration=jp.zeros((), jp.int32),
+    )
+    return _strong(state)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def normalize_obs(learner: Learner, norm: normalizer.NormalizerState, obs: jax.Array):
+    return normalizer.normalize(norm, obs, learner.config.normalizer.clip)
+
+
+def normalize_pairs(learner: Learner, norm: normalizer.NormalizerState, pairs: jax.Array):
+    """Normalize s and s' of [s, s'] pairs with the same per-feature statistics."""
+    f = learner.env.disc_obs_size
+    halves = pairs.reshape(*pairs.shape[:-1], 2, f)
+    return normalizer.normalize(norm, halves, learner.config.normalizer.clip).reshape(pairs.shape)
+
+
+def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, rng: jax.Array):
+    """Sampled action and its log-probability (actions are clipped to [-1, 1] by the env)."""
+    mean, log_std = learner.policy.apply(policy_params, obs_n)
+    action = mean + jp.exp(log_std) * jax.random.normal(rng, mean.shape)
+    return action, networks.gaussian_log_prob(action, mean, log_std)
+
+
+def _count_metric(name: str) -> bool:
+    return name in ("nonfinite", "fell")
+
+
+# -- collect -----------------------------------------------------------------------------------
+
+
+def rollout_step(
+    learner: Learner, ts: TrainingState, carry: tuple[State, EpisodeTracker, jax.Array], _: Any
+):
+    env_state, episodes, rng = carry
+    rng, k_act = jax.random.split(rng)
+    obs_n = normalize_obs(learner, ts.obs_norm, env_state.obs)
+    action, log_prob = policy_action(learner, ts.params["policy"], obs_n, k_act)
+    nxt = jax.vmap(learner.env.step)(env_state, action)
+
+    ret = episodes.ret + nxt.reward
+    length = episodes.length + 1.0
+    episode = {
+        "return_sum": jp.sum(nxt.done * ret),
+        "length_sum": jp.sum(nxt.done * length),
+        "count": jp.sum(nxt.done),
+    }
+    episodes = EpisodeTracker(ret * (1.0 - nxt.done), length * (1.0 - nxt.done))
+    env_metrics = {
+        k: (jp.sum(v) if _count_metric(k) else jp.mean(v)) for k, v in nxt.metrics.items()
+    }
+    transition = Transition(
+        obs=env_state.obs,
+        action=action,
+        log_prob=log_prob,
+        task_reward=nxt.reward,
+        terminated=nxt.info["terminated"].astype(jp.float32),
+        done=nxt.done,
+        next_obs=nxt.info["terminal_obs"],
+        disc_pair=jp.concatenate([env_state.info["disc_obs"], nxt.info["disc_obs_next"]], -1),
+        env_metrics=env_metrics,
+        episode=episode,
+    )
+    return (nxt, episodes, rng), transition
+
+
+# -- PPO update --------------------------------------------------------------------------------
+
+
+class PPOBatch(NamedTuple):
+    obs: jax.Array  # normalized
+    action: jax.Array
+    log_prob: jax.Array
+    advantages: jax.Array
+    returns: jax.Array
+
+
+def ppo_loss(learner: Learner, params: Any, batch: PPOBatch):
+    """Clipped surrogate + value loss - entropy bonus, and its metrics."""
+    cfg = learner.config.ppo
+    mean, log_std = learner.policy.apply(params["policy"], batch.obs)
+    log_prob = networks.gaussian_log_prob(batch.action, mean, log_std)
+    adv = batch.advantages
+    if cfg.normalize_advantages:
+        adv = losses.normalize_advantages(adv)
+    actor_loss, metrics = losses.ppo_actor_loss(log_prob, batch.log_prob, adv, cfg.clip_eps)
+    v_loss = losses.value_loss(learner.value.apply(params["value"], batch.obs), batch.returns)
+    entropy = jp.mean(networks.gaussian_entropy(log_std))
+    loss = actor_loss + cfg.value_coef * v_loss - cfg.entropy_coef * entropy
+    return loss, {**metrics, "actor_loss": actor_loss, "value_loss": v_loss, "entropy": entropy}
+
+
+def ppo_minibatch_step(learner: Learner, carry: tuple[Any, Any], batch: PPOBatch):
+    params, opt_state = carry
+    grads, metrics = jax.grad(lambda p: ppo_loss(learner, p, batch), has_aux=True)(params)
+    updates, opt_state = learner.optimizer.update(grads, opt_state, params)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return (optax.apply_updates(params, updates), opt_state), metrics
+
+
+def _shuffle_minibatches(rng: jax.Array, tree: Any, n_minibatches: int) -> Any:
+    """Permute the leading axis of every leaf and split it into (n_minibatches, size, ...)."""
+    n = jax.tree.leaves(tree)[0].shape[0]
+    perm = jax.random.permutation(rng, n)
+    return jax.tree.map(lambda x: x[perm].reshape(n_minibatches, -1, *x.shape[1:]), tree)
+
+
+def ppo_epoch(learner: Learner, carry: tuple[Any, Any, jax.Array], batch: PPOBatch):
+    params, opt_state, rng = carry
+    rng, k_perm = jax.random.split(rng)
+    minibatches = _shuffle_minibatches(k_perm, batch, learner.config.ppo.num_minibatches)
+    (params, opt_state), metrics = jax.lax.scan(
+        lambda c, mb: ppo_minibatch_step(learner, c, mb), (params, opt_state), minibatches
+    )
+    return (params, opt_state, rng), metrics
+
+
+# -- discriminator update ----------------------------------------------------------------------
+
+
+def disc_loss(learner: Learner, disc_params: Any, demo: jax.Array, agent: jax.Array):
+    """AMP's objective on normalized pairs: least squares + (w_gp / 2) * E_demo ||grad D||^2."""
+
+    def score(x: jax.Array) -> jax.Array:
+        return learner.disc.apply(disc_params, x)
+
+    ls_loss, metrics = losses.least_squares_disc_loss(score(demo), score(agent))
+    gp = losses.gradient_penalty(score, demo)
+    loss = ls_loss + 0.5 * learner.config.amp.grad_penalty_weight * gp
+    return loss, {**metrics, "disc_loss": ls_loss, "grad_penalty": gp}
+
+
+def disc_minibatch_step(
+    learner: Learner,
+    ts: TrainingState,
+    demo_pairs: jax.Array,
+    carry: tuple[Any, Any, jax.Array],
+    fresh: jax.Array,
+):
+    """One discriminator step: B fresh agent pairs + B replayed ones against 2B demo pairs."""
+    disc_params, opt_state, rng = carry
+    rng, k_demo, k_replay = jax.random.split(rng, 3)
+    b = fresh.shape[0]
+    demo_idx = jax.random.randint(k_demo, (2 * b,), 0, demo_pairs.shape[0])
+    demo = normalize_pairs(learner, ts.disc_norm, demo_pairs[demo_idx])
+    agent = jp.concatenate([fresh, replay.sample(ts.replay, k_replay, b)])
+    agent = normalize_pairs(learner, ts.disc_norm, agent)
+    grads, metrics = jax.grad(lambda p: disc_loss(learner, p, demo, agent), has_aux=True)(
+        disc_params
+    )
+    updates, opt_state = learner.disc_optimizer.update(grads, opt_state, disc_params)
+    return (optax.apply_updates(disc_params, updates), opt_state, rng), metrics
+
+
+def disc_epoch(
+    learner: Learner,
+    ts: TrainingState,
+    demo_pairs: jax.Array,
+    fresh: jax.Array,
+    carry: tuple[Any, Any, jax.Array],
+    _: Any,
+):
+    disc_params, opt_state, rng = carry
+    rng, k_perm = jax.random.split(rng)
+    minibatches = _shuffle_minibatches(k_perm, fresh, learner.config.amp.num_minibatches)
+    (disc_params, opt_state, rng), metrics = jax.lax.scan(
+        lambda c, mb: disc_minibatch_step(learner, ts, demo_pairs, c, mb),
+        (disc_params, opt_state, rng),
+        minibatches,
+    )
+    return (disc_params, opt_state, rng), metrics
+
+
+# -- the iteration -----------------------------------------------------------------------------
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    return jp.all(jp.stack([jp.all(jp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def training_iteration(
+    learner: Learner, ts: TrainingState, demo_pairs: jax.Array
+) -> tuple[TrainingState, dict[str, jax.Array]]:
+    """Collect one rollout, compute rewards and advantages, update all three networks."""
+    cfg = learner.config
+    rng, k_roll, k_ppo, k_disc, k_norm = jax.random.split(ts.rng, 5)
+
+    # Collect.
+    (env_state, episodes, _), traj = jax.lax.scan(
+        lambda c, x: rollout_step(learner, ts, c, x),
+        (ts.env_state, ts.episodes, k_roll),
+        None,
+        length=cfg.ppo.rollout_length,
+    )
+
+    # Rewards: the discriminator scores each (s, s') before it is updated on them.
+    d = learner.disc.apply(ts.disc_params, normalize_pairs(learner, ts.disc_norm, traj.disc_pair))
+    style = losses.style_reward(d)
+    reward = losses.total_reward(
+        traj.task_reward, style, cfg.amp.task_weight, cfg.amp.disc_weight
+    )
+
+    # Advantages.
+    obs_n = normalize_obs(learner, ts.obs_norm, traj.obs)
+    values = learner.value.apply(ts.params["value"], obs_n)
+    next_values = learner.value.apply(
+        ts.params["value"], normalize_obs(learner, ts.obs_norm, traj.next_obs)
+    )
+    advantages, returns = compute_gae(
+        reward, values, next_values, traj.terminated, traj.done, cfg.ppo.gamma, cfg.ppo.gae_lambda
+    )
+
+    # PPO update.
+    def flat(x: jax.Array) -> jax.Array:
+        return x.reshape(-1, *x.shape[2:])
+
+    batch = PPOBatch(flat(obs_n), flat(traj.action), flat(traj.log_prob), flat(advantages),
+                     flat(returns))
+    (params, opt_state, _), ppo_metrics = jax.lax.scan(
+        lambda c, _: ppo_epoch(learner, c, batch),
+        (ts.params, ts.opt_state, k_ppo),
+        None,
+        length=cfg.ppo.epochs,
+    )
+
+    # Discriminator update on demo vs. fresh agent + replay.
+    fresh = flat(traj.disc_pair)
+    replay_state = replay.insert(ts.replay, fresh)
+    disc_ts = ts.replace(replay=replay_state)
+    (disc_params, disc_opt_state, _), disc_metrics = jax.lax.scan(
+        lambda c, x: disc_epoch(learner, disc_ts, demo_pairs, fresh, c, x),
+        (ts.disc_params, ts.disc_opt_state, k_disc),
+        None,
+        length=cfg.amp.epochs,
+    )
+
+    # Statistics for the next iteration.
+    f = learner.env.disc_obs_size
+    demo_idx = jax.random.randint(k_norm, (fresh.shape[0],), 0, demo_pairs.shape[0])
+    disc_samples = jp.concatenate([fresh, demo_pairs[demo_idx]]).reshape(-1, f)
+    obs_norm = normalizer.update(ts.obs_norm, flat(traj.obs), cfg.normalizer.obs_freeze_after)
+    disc_norm = normalizer.update(ts.disc_norm, disc_samples, cfg.normalizer.disc_freeze_after)
+
+    new_ts = TrainingState(
+        params=params,
+        opt_state=opt_state,
+        disc_params=disc_params,
+        disc_opt_state=disc_opt_state,
+        obs_norm=obs_norm,
+        disc_norm=disc_norm,
+        replay=replay_state,
+        env_state=env_state,
+        episodes=episodes,
+        rng=rng,
+        iteration=ts.iteration + 1,
+    )
+
+    count = jp.sum(traj.episode["count"])
+    safe = jp.maximum(count, 1.0)
+    metrics = {
+        **{k: jp.mean(v) for k, v in ppo_metrics.items()},
+        **{k: jp.mean(v) for k, v in disc_metrics.items()},
+        # Means over the episodes that ended in this rollout (0 when none did: the trainer
+        # reports NaN then; no NaN is made in here, so --debug_nans stays quiet).
+        "episode_return": jp.sum(traj.episode["return_sum"]) / safe,
+        "episode_length": jp.sum(traj.episode["length_sum"]) / safe,
+        "episode_count": count,
+        "task_reward": jp.mean(traj.task_reward),
+        "style_reward": jp.mean(style),
+        "total_reward": jp.mean(reward),
+        "disc_score_agent": jp.mean(d),
+        "value_mean": jp.mean(values),
+        "policy_std": jp.mean(jp.exp(params["policy"]["params"]["log_std"])),
+        "params_finite": _all_finite((params, disc_params)).astype(jp.float32),
+        **{
+            f"env/{k}": (jp.sum(v) if _count_metric(k) else jp.mean(v))
+            for k, v in traj.env_metrics.items()
+        },
+    }
+    return new_ts, metrics
+
+
+def make_iteration(learner: Learner):
+    """`jax.jit` of `training_iteration` with the learner bound (compile it with `.lower`)."""
+    return jax.jit(lambda ts, demo: training_iteration(learner, ts, demo))
+
+
+# Metrics whose non-finite value means the run diverged.
+LOSS_METRICS = ("actor_loss", "value_loss", "disc_loss", "grad_penalty", "entropy", "approx_kl")
+
+
+# -- loading a trained policy alone ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """A policy restored from a checkpoint, without building the environment."""
+
+    config: TrainConfig
+    module: networks.GaussianPolicy
+    params: Any
+    obs_norm: normalizer.NormalizerState
+
+    def act(self, obs: jax.Array, deterministic: bool = True, rng: jax.Array | None = None):
+        """Action for raw observations `obs` (..., observation_size)."""
+        obs_n = normalizer.normalize(self.obs_norm, obs, self.config.normalizer.clip)
+        mean, log_std = self.module.apply(self.params, obs_n)
+        if deterministic:
+            return mean
+        if rng is None:
+            raise ValueError("a stochastic action needs an rng key")
+        return mean + jp.exp(log_std) * jax.random.normal(rng, mean.shape)
+
+
+def load_policy(ckpt: Any) -> Policy:
+    """Policy network and observation normalizer from a loaded `checkpoint.Checkpoint`."""
+    from skeleton_steering import checkpoint, train_config
+
+    config = train_config.from_mapping(ckpt.config, source=f"{ckpt.path} (stored config)")
+    obs_size = int(ckpt.meta["observation_size"])
+    act_size = int(ckpt.meta["action_size"])
+    net = config.network
+    module = networks.GaussianPolicy(
+        net.policy_hidden, act_size, net.activation, net.init_log_std, net.learn_log_std
+    )
+    template = module.init(jax.random.PRNGKey(0), jp.zeros((1, obs_size)))
+    params = checkpoint.restore(template, ckpt, prefix=".params['policy']")
+    obs_norm = checkpoint.restore(normalizer.init(obs_size), ckpt, prefix=".obs_norm")
+    return Policy(config, module, params, obs_norm)

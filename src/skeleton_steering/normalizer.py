@@ -1,0 +1,55 @@
+"""Running mean / variance normalizer that stops updating after a configured sample count.
+
+The statistics live in the training state (and so in every checkpoint) instead of inside an
+environment wrapper, so a saved policy carries the normalization it was trained with.
+Freezing matters for AMP: once the discriminator and policy have adapted to a scale, a
+drifting scale would silently change what their inputs mean.
+"""
+
+from __future__ import annotations
+
+import flax.struct
+import jax
+import jax.numpy as jp
+
+
+@flax.struct.dataclass
+class NormalizerState:
+    mean: jax.Array
+    var: jax.Array
+    count: jax.Array  # float32: number of samples folded in so far
+
+
+def init(size: int) -> NormalizerState:
+    """Identity normalizer (mean 0, variance 1) that has seen no samples."""
+    return NormalizerState(jp.zeros(size), jp.ones(size), jp.zeros(()))
+
+
+def update(state: NormalizerState, batch: jax.Array, freeze_after: float) -> NormalizerState:
+    """Fold `batch` (..., size) into the statistics, unless `freeze_after` samples were seen.
+
+    Merges batch moments with the running ones (Chan et al.'s parallel formula), so the result
+    does not depend on how the samples were split into batches, up to rounding. A batch that
+    would cross the limit is folded in whole; afterwards the statistics stay fixed.
+    """
+    x = batch.reshape(-1, batch.shape[-1])
+    n = jp.asarray(x.shape[0], jp.float32)
+    b_mean = x.mean(axis=0)
+    b_var = x.var(axis=0)
+    total = state.count + n
+    delta = b_mean - state.mean
+    mean = state.mean + delta * n / total
+    m2 = state.var * state.count + b_var * n + delta**2 * state.count * n / total
+    var = m2 / total
+    frozen = state.count >= freeze_after
+    return NormalizerState(
+        mean=jp.where(frozen, state.mean, mean),
+        var=jp.where(frozen, state.var, var),
+        count=jp.where(frozen, state.count, total),
+    )
+
+
+def normalize(state: NormalizerState, x: jax.Array, clip: float, eps: float = 1e-4) -> jax.Array:
+    """(x - mean) / sqrt(var + eps), clipped to [-clip, clip]."""
+    z = (x - state.mean) / jp.sqrt(state.var + eps)
+    return jp.clip(z, -clip, clip)

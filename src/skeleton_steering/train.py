@@ -1,0 +1,430 @@
+"""Train a steering policy with AMP + PPO (`python -m skeleton_steering.train`, `... train`).
+
+    python -m skeleton_steering.train --config config/amp_ppo.yaml \\
+        --env_id SkeletonTorque.walk.mocap --seed 42 [--deterministic] [--jax_cpu] \\
+        [--resume] [--debug_nans] [--run_dir DIR] [section.key=value ...]
+
+The run directory gets the resolved config (`config.yaml`), `metrics.csv`, TensorBoard
+events (`tensorboard/`), a one-line summary per logging interval (`train.log`), periodic
+checkpoints and the best checkpoint (by a deterministic evaluation on fixed commands).
+`--resume` continues from the newest checkpoint exactly; Ctrl-C or SIGTERM (a cluster
+preempting the job) saves a checkpoint before the process exits. `run()` is the same driver
+for in-process use (tests, benchmarks); compiled iterations are cached per process, so runs
+with the same algorithm settings compile once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jp
+import numpy as np
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from skeleton_steering import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
+from skeleton_steering.config import ConfigError, to_dict
+from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.registry import make_env, resolve
+from skeleton_steering.train_config import TrainConfig
+from skeleton_steering.train_log import KEY_METRICS, MetricsLog, summary_line
+
+DEFAULT_RUN_DIR = "results/runs/seed{seed}"
+
+
+class TrainingDivergedError(RuntimeError):
+    """A loss or parameter became NaN/inf; the run stopped without saving the bad state."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    status: str  # "completed", "interrupted" (signal) or "time_budget"
+    iteration: int
+    env_steps: int
+    run_dir: Path
+    last_metrics: dict[str, float]
+    best_score: float | None
+    history: list[dict[str, float]]  # metrics of the iterations run in this call
+    signum: int | None = None  # the signal that interrupted the run, if one did
+
+
+def configure_jax(*, deterministic: bool = False, cpu: bool = False, debug_nans: bool = False):
+    """Process-wide JAX settings; call before JAX runs anything (the CLI does, first thing).
+
+    Deterministic: XLA's deterministic GPU ops (scatter/reductions without atomics) and
+    full-precision float32 matmuls (no TF32), so the same seed on the same device repeats.
+    """
+    if deterministic:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_gpu_deterministic_ops" not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
+        jax.config.update("jax_default_matmul_precision", "highest")
+    if cpu:
+        jax.config.update("jax_platforms", "cpu")
+    if debug_nans:
+        jax.config.update("jax_debug_nans", True)
+
+
+# -- expert data and compiled functions --------------------------------------------------------
+
+
+def resolve_expert(config: TrainConfig, run_dir: Path, console: Console) -> expert_data.ExpertData:
+    """The configured cache, or the env id's default dataset, or (last resort) standing."""
+    if config.data.cache_dir is not None:
+        return expert_data.load_cache(config.data.cache_dir, *_expert_shape(config))
+    if resolve(config.env_id)["dataset"] == "walk":
+        try:
+            from skeleton_steering import cache  # the data pipeline's cache stage
+        except ImportError:
+            cache = None
+        if cache is not None and hasattr(cache, "ensure_default_walk_data"):
+            cache_dir = cache.ensure_default_walk_data(run_dir, console=console)
+            return expert_data.load_cache(cache_dir, *_expert_shape(config))
+    console.print(
+        "[yellow]warning:[/] no expert data configured (data.cache_dir) and no default dataset "
+        "available; using the standing pose as the only demo"
+    )
+    return expert_data.standing_demo()
+
+
+def _expert_shape(config: TrainConfig) -> tuple[int, float]:
+    """(discriminator feature size, control step) the expert data must match."""
+    from skeleton_steering import model
+    from skeleton_steering.features import feature_size
+
+    mj = model.load_mj_model()
+    return feature_size(mj.nq, mj.nv, len(model.KEY_SITES)), config.env.physics.control_dt
+
+
+@dataclasses.dataclass(eq=False)
+class Compiled:
+    """A learner with its compiled iteration and (lazily) its compiled evaluation."""
+
+    learner: amp_ppo.Learner
+    iteration: Any = None
+    evaluate: Any = None
+    compile_s: float = 0.0
+
+
+_CACHE: dict[str, Compiled] = {}
+
+
+def _cache_key(config: TrainConfig, expert: expert_data.ExpertData) -> str:
+    cfg = to_dict(config)
+    fixed = {k: cfg[k] for k in (*train_config.RESUME_FIXED, "eval") if k not in ("seed", "data")}
+    digest = hashlib.sha1()
+    for arr in (expert.qpos, expert.qvel):
+        digest.update(b"none" if arr is None else np.ascontiguousarray(arr).tobytes())
+    fixed["expert"] = digest.hexdigest()
+    fixed["demo_shape"] = list(expert.disc_pairs.shape)
+    fixed["precision"] = str(jax.config.jax_default_matmul_precision)
+    fixed["backend"] = jax.default_backend()
+    return json.dumps(fixed, sort_keys=True)
+
+
+def compiled_for(config: TrainConfig, expert: expert_data.ExpertData) -> Compiled:
+    """The cached learner for this algorithm config and expert data (built on first use)."""
+    key = _cache_key(config, expert)
+    if key not in _CACHE:
+        env = make_env(config.env_id, config.env, expert.qpos, expert.qvel)
+        _CACHE[key] = Compiled(amp_ppo.make_learner(env, config))
+    return _CACHE[key]
+
+
+# -- the driver --------------------------------------------------------------------------------
+
+
+class _StopRequest:
+    """Turns SIGINT/SIGTERM into a flag checked between iterations (a second Ctrl-C aborts)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _host_metrics(raw: dict[str, Any]) -> dict[str, float]:
+    metrics = {k: float(v) for k, v in jax.device_get(raw).items()}
+    if metrics.get("episode_count", 0.0) == 0.0:
+        metrics["episode_return"] = math.nan
+        metrics["episode_length"] = math.nan
+    return metrics
+
+
+def _check_finite(metrics: dict[str, float], iteration: int, run_dir: Path) -> None:
+    bad = [k for k in amp_ppo.LOSS_METRICS if not math.isfinite(metrics.get(k, 0.0))]
+    if metrics.get("params_finite", 1.0) != 1.0:
+        bad.append("parameters")
+    if bad:
+        last = checkpoint.newest(run_dir)
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+        raise TrainingDivergedError(
+            f"training diverged at iteration {iteration}: non-finite {', '.join(bad)}; "
+            f"stopped without saving this state, {kept}. Try a lower learning rate, or rerun "
+            "with --debug_nans to find the first NaN."
+        )
+
+
+def _evaluate(
+    compiled: Compiled, state: amp_ppo.TrainingState, console: Console
+) -> dict[str, float]:
+    if compiled.evaluate is None:
+        console.print("compiling the evaluation ...")
+        compiled.evaluate = periodic_eval.make_evaluate(compiled.learner)
+    out = compiled.evaluate(state.params["policy"], state.obs_norm)
+    return {k: float(v) for k, v in jax.device_get(out).items()}
+
+
+def _prepare_state(
+    compiled: Compiled,
+    config: TrainConfig,
+    run_dir: Path,
+    resume: bool,
+    demo: jax.Array,
+) -> tuple[amp_ppo.TrainingState, dict[str, Any]]:
+    existing = checkpoint.newest(run_dir)
+    if not resume:
+        if existing is not None:
+            raise ConfigError(
+                f"{run_dir} already holds checkpoints (newest {existing.name}); pass --resume "
+                "to continue that run, or choose another --run_dir"
+            )
+        return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
+    if existing is None:
+        raise checkpoint.CheckpointError(f"--resume: no checkpoint in {run_dir} to resume from")
+    ckpt = checkpoint.load(existing)
+    saved = train_config.from_mapping(ckpt.config, source=f"{existing} (stored config)")
+    differ = train_config.resume_mismatches(saved, config)
+    if differ:
+        raise ConfigError(
+            f"--resume: {existing} was trained with a different config; these fields differ: "
+            f"{', '.join(differ[:8])}{' ...' if len(differ) > 8 else ''}"
+        )
+    template = amp_ppo.init_state(compiled.learner, config.seed, demo)
+    state = checkpoint.restore(template, ckpt)
+    return amp_ppo._strong(state), ckpt.meta
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]train[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[sps]} steps/s"),
+        TextColumn("{task.fields[key]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
+def run(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    console: Console | None = None,
+    show_progress: bool = True,
+    max_seconds: float | None = None,
+    on_iteration: Callable[[int, dict[str, float]], None] | None = None,
+    expert: expert_data.ExpertData | None = None,
+) -> RunResult:
+    """Train until `config.run.iterations`, a signal, or `max_seconds` of training time."""
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    expert = expert or resolve_expert(config, run_dir, console)
+    demo = jp.asarray(expert.disc_pairs)
+    compiled = compiled_for(config, expert)
+    learner = compiled.learner
+    env = learner.env
+
+    state, meta = _prepare_state(compiled, config, run_dir, resume, demo)
+    start_iteration = int(state.iteration)
+    batch = config.ppo.batch_size
+    best_score = meta.get("best_score")
+    config_dict = to_dict(config)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
+
+    if compiled.iteration is None:
+        console.print("compiling the training iteration (a few minutes on CPU) ...")
+        t0 = time.perf_counter()
+        compiled.iteration = amp_ppo.make_iteration(learner).lower(state, demo).compile()
+        compiled.compile_s = time.perf_counter() - t0
+        console.print(f"compiled in {compiled.compile_s:.0f} s")
+
+    log = MetricsLog(run_dir, start_iteration if resume else None, start_iteration * batch)
+    if not resume:
+        log.line(f"run_dir {run_dir} | env_id {config.env_id} | seed {config.seed} | "
+                 f"expert data: {expert.source}")
+
+    def base_meta(iteration: int) -> dict[str, Any]:
+        return {
+            "iteration": iteration,
+            "env_steps": iteration * batch,
+            "best_score": best_score,
+            "train_seconds": train_seconds,
+            "observation_size": env.observation_size,
+            "action_size": env.action_size,
+            "disc_obs_size": env.disc_obs_size,
+            "expert_source": expert.source,
+        }
+
+    def save_periodic(st: amp_ppo.TrainingState, iteration: int) -> None:
+        checkpoint.save(
+            run_dir / checkpoint.periodic_name(iteration), st, config_dict, base_meta(iteration)
+        )
+        checkpoint.prune(run_dir, config.run.keep_checkpoints)
+
+    history: list[dict[str, float]] = []
+    metrics: dict[str, float] = {}
+    status = "completed"
+    iteration = start_iteration
+    train_seconds = float(meta.get("train_seconds", 0.0))
+    session_seconds = 0.0
+    total = config.run.iterations
+    with _StopRequest() as stop, _progress(console, show_progress) as progress:
+        bar = progress.add_task("train", total=total, completed=iteration, sps="-", key="")
+        try:
+            while iteration < total:
+                t0 = time.perf_counter()
+                new_state, raw = compiled.iteration(state, demo)
+                metrics = _host_metrics(raw)
+                dt = time.perf_counter() - t0
+                train_seconds += dt
+                session_seconds += dt
+                iteration += 1
+                metrics["env_steps_per_s"] = batch / dt
+                log.write(iteration, iteration * batch, train_seconds, metrics)
+                _check_finite(metrics, iteration, run_dir)
+                state = new_state
+                history.append(metrics)
+
+                if config.eval.every and (iteration % config.eval.every == 0 or iteration == total):
+                    ev = _evaluate(compiled, state, progress.console)
+                    log.write_eval(iteration * batch, ev)
+                    if best_score is None or ev["score"] > best_score:
+                        best_score = ev["score"]
+                        meta_best = {**base_meta(iteration), "eval": ev}
+                        checkpoint.save(
+                            run_dir / checkpoint.BEST_NAME, state, config_dict, meta_best
+                        )
+                    evals = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
+                    log.line(f"eval iter {iteration}: {evals} (best {best_score:.4g})")
+
+                if iteration % config.run.checkpoint_every == 0 or iteration == total:
+                    save_periodic(state, iteration)
+                key_text = " ".join(
+                    f"{short} {metrics[k]:.3g}" for k, short in KEY_METRICS.items() if k in metrics
+                )
+                progress.update(bar, completed=iteration, sps=f"{batch / dt:,.0f}", key=key_text)
+                if iteration % config.run.log_every == 0 or iteration == total:
+                    line = summary_line(iteration, iteration * batch, batch / dt, metrics)
+                    progress.console.print(line)
+                    log.line(line)
+                    log.flush()
+                if on_iteration is not None:
+                    on_iteration(iteration, metrics)
+                if stop.signum is not None or (
+                    max_seconds is not None and session_seconds >= max_seconds
+                ):
+                    status = "interrupted" if stop.signum is not None else "time_budget"
+                    if checkpoint.newest(run_dir) != run_dir / checkpoint.periodic_name(iteration):
+                        save_periodic(state, iteration)
+                    why = f"signal {stop.signum}" if stop.signum is not None else "time budget"
+                    log.line(f"stopped at iteration {iteration} ({why}); checkpoint saved")
+                    progress.console.print(f"stopped at iteration {iteration} ({why}); "
+                                           "checkpoint saved")
+                    break
+        finally:
+            log.close()
+    return RunResult(
+        status, iteration, iteration * batch, run_dir, metrics, best_score, history, stop.signum
+    )
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by `python -m skeleton_steering.train` and `skeleton-steering train`."""
+    parser.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
+    parser.add_argument("--env_id", default=None, help="environment id (overrides the config)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
+    parser.add_argument("--run_dir", default=None, help=f"output directory ({DEFAULT_RUN_DIR})")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="repeatable numbers: deterministic XLA ops, full-precision matmuls")
+    parser.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+    parser.add_argument("--debug_nans", action="store_true", help="JAX NaN checking (slow)")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="config overrides, e.g. ppo.num_envs=128 run.iterations=10")
+
+
+def main_from_args(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Run training from parsed flags; returns the process exit code."""
+    console = console or Console(stderr=True)
+    configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu, debug_nans=args.debug_nans)
+    overrides = list(args.overrides)
+    if args.env_id is not None:
+        resolve(args.env_id)
+        overrides.append(f"env_id={args.env_id}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    config = train_config.load(args.config, overrides)
+    run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(seed=config.seed))
+    try:
+        result = run(config, run_dir, resume=args.resume, console=console,
+                     show_progress=not args.no_progress)
+    except TrainingDivergedError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        return 1
+    if result.status == "interrupted":
+        return 128 + int(result.signum or signal.SIGTERM)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skeleton_steering.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        return main_from_args(args, console)
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
+        console.print(f"[bold red]error:[/] {err}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

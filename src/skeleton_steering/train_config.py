@@ -1,0 +1,231 @@
+"""Typed configuration of an AMP + PPO training run, loaded from one validated YAML file.
+
+The file (`config/amp_ppo.yaml` is the documented default) mirrors `TrainConfig`: an `env:`
+section (`EnvConfig`), one section per part of the algorithm, and `run:` for the length,
+logging and checkpoint cadence. Unknown keys get the closest valid key in the error, wrong
+types name the field and the file, and `section.key=value` overrides from the command line go
+through the same checks. Defaults are sized for a CPU run; the YAML notes GPU-scale values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from skeleton_steering.config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
+from skeleton_steering.env_config import EnvConfig
+
+Activation = Literal["relu", "elu", "tanh", "silu"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """Hidden layer sizes and activations of the three MLPs, and the policy's initial noise."""
+
+    policy_hidden: tuple[int, ...] = (256, 256)
+    value_hidden: tuple[int, ...] = (256, 256)
+    disc_hidden: tuple[int, ...] = (256, 256)
+    activation: Activation = "elu"
+    disc_activation: Activation = "relu"
+    init_log_std: float = -1.6
+    learn_log_std: bool = True
+
+    def validate(self) -> None:
+        for name in ("policy_hidden", "value_hidden", "disc_hidden"):
+            sizes = getattr(self, name)
+            if not sizes or any(s < 1 for s in sizes):
+                raise ValueError(f"{name} must be a non-empty list of positive sizes")
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """Rollout size and the clipped-PPO update."""
+
+    num_envs: int = 64
+    rollout_length: int = 32
+    epochs: int = 4
+    num_minibatches: int = 4
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    value_coef: float = 0.5
+    entropy_coef: float = 0.0
+    max_grad_norm: float = 1.0
+    normalize_advantages: bool = True
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.rollout_length
+
+    def validate(self) -> None:
+        for name in ("num_envs", "rollout_length", "epochs", "num_minibatches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.batch_size % self.num_minibatches:
+            raise ValueError(
+                f"num_envs * rollout_length ({self.batch_size}) must be divisible by "
+                f"num_minibatches ({self.num_minibatches})"
+            )
+        if not 0.0 < self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
+            raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
+        if self.learning_rate <= 0 or self.clip_eps <= 0 or self.max_grad_norm <= 0:
+            raise ValueError("learning_rate, clip_eps and max_grad_norm must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class AMPConfig:
+    """Reward mix, discriminator update and replay buffer."""
+
+    task_weight: float = 0.5
+    disc_weight: float = 0.5
+    learning_rate: float = 1e-4
+    epochs: int = 2
+    num_minibatches: int = 4
+    grad_penalty_weight: float = 10.0
+    weight_decay: float = 1e-4
+    max_grad_norm: float = 1.0
+    replay_capacity: int = 65536
+
+    def validate(self) -> None:
+        if self.task_weight < 0 or self.disc_weight < 0:
+            raise ValueError("task_weight and disc_weight must be >= 0")
+        if self.epochs < 1 or self.num_minibatches < 1:
+            raise ValueError("epochs and num_minibatches must be >= 1")
+        if self.learning_rate <= 0 or self.max_grad_norm <= 0:
+            raise ValueError("learning_rate and max_grad_norm must be positive")
+        if self.grad_penalty_weight < 0 or self.weight_decay < 0:
+            raise ValueError("grad_penalty_weight and weight_decay must be >= 0")
+        if self.replay_capacity < 1:
+            raise ValueError("replay_capacity must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizerConfig:
+    """Running statistics of policy observations and discriminator features."""
+
+    obs_freeze_after: int = 5_000_000
+    disc_freeze_after: int = 5_000_000
+    clip: float = 5.0
+
+    def validate(self) -> None:
+        if self.obs_freeze_after < 0 or self.disc_freeze_after < 0 or self.clip <= 0:
+            raise ValueError("freeze counts must be >= 0 and clip > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the expert data comes from.
+
+    `cache_dir` holds `expert_traj.npz` (qpos/qvel for reference-state initialization) and
+    `expert_disc_obs.npz` (demo feature pairs). Null: the env id's default dataset (for
+    `SkeletonTorque.walk.mocap`, the bundled sample walk, built in the run directory).
+    """
+
+    cache_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Deterministic periodic evaluation on a fixed command set; picks the best checkpoint.
+
+    Each env gets one (heading offset, speed) pair for the whole evaluation; the policy acts
+    with its mean. Score: task reward per step, counting nothing after an env's first fall.
+    """
+
+    every: int = 25
+    steps: int = 250
+    heading_offsets_deg: tuple[float, ...] = (0.0, 45.0, 90.0, 135.0, 180.0, -135.0, -90.0, -45.0)
+    speeds: tuple[float, ...] = (0.8, 1.4)
+    seed: int = 12345
+
+    @property
+    def num_envs(self) -> int:
+        return len(self.heading_offsets_deg) * len(self.speeds)
+
+    def validate(self) -> None:
+        if self.every < 0 or self.steps < 1:
+            raise ValueError("every must be >= 0 (0 disables) and steps >= 1")
+        if not self.heading_offsets_deg or not self.speeds:
+            raise ValueError("heading_offsets_deg and speeds must not be empty")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Length of the run and how often it logs and saves (in training iterations)."""
+
+    iterations: int = 2000
+    log_every: int = 10
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 3
+
+    def validate(self) -> None:
+        if self.iterations < 1 or self.log_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("iterations, log_every and checkpoint_every must be >= 1")
+        if self.keep_checkpoints < 1:
+            raise ValueError("keep_checkpoints must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    env_id: str = "SkeletonTorque.walk.mocap"
+    seed: int = 0
+    env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
+    network: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
+    ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
+    amp: AMPConfig = dataclasses.field(default_factory=AMPConfig)
+    normalizer: NormalizerConfig = dataclasses.field(default_factory=NormalizerConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+
+    def validate(self) -> None:
+        if self.amp.replay_capacity < self.ppo.batch_size:
+            raise ValueError(
+                f"amp.replay_capacity ({self.amp.replay_capacity}) must hold at least one "
+                f"rollout (ppo.num_envs * ppo.rollout_length = {self.ppo.batch_size})"
+            )
+        if self.ppo.batch_size % self.amp.num_minibatches:
+            raise ValueError(
+                f"num_envs * rollout_length ({self.ppo.batch_size}) must be divisible by "
+                f"amp.num_minibatches ({self.amp.num_minibatches})"
+            )
+
+
+# Sections a resumed run must share with its checkpoint: they define the training state and
+# its trajectory. `run` and `eval` may change (e.g. more iterations after a preemption).
+RESUME_FIXED = ("env_id", "seed", "env", "network", "ppo", "amp", "normalizer", "data")
+
+
+def load(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Config from a YAML file (defaults when `path` is None), with `key=value` overrides."""
+    data = read_yaml(path) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    return from_dict(TrainConfig, data, source=str(path) if path is not None else "config")
+
+
+def from_mapping(data: dict[str, Any], source: str) -> TrainConfig:
+    """Config from an already-parsed mapping (e.g. the JSON stored in a checkpoint)."""
+    return from_dict(TrainConfig, data, source=source)
+
+
+def resume_mismatches(saved: TrainConfig, current: TrainConfig) -> list[str]:
+    """Dotted names of fields in the fixed sections that differ between two configs."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+        elif a != b:
+            out.append(path)
+
+    a, b = to_dict(saved), to_dict(current)
+    for section in RESUME_FIXED:
+        walk(a[section], b[section], section)
+    return out
+
+
+__all__ = ["ConfigError", "TrainConfig", "from_mapping", "load", "resume_mismatches"]

@@ -1,0 +1,155 @@
+"""Retargeting: round trip from known joint angles, SMPL conventions, QA, limits."""
+
+from __future__ import annotations
+
+import json
+
+import mujoco
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from skeleton_steering import model, resample
+from skeleton_steering.amass import AmassClip, write_clip
+from skeleton_steering.retarget import (
+    RetargetConfig,
+    RetargetError,
+    qa_failures,
+    retarget_clip,
+    retarget_manifest,
+)
+from skeleton_steering.sample import MOTIONS, generate_motion
+from skeleton_steering.smpl_mapping import SMPL_BODY_JOINTS, smpl_rotvec_to_skeleton
+
+
+def _clip(g, rate, path="gen") -> AmassClip:
+    return AmassClip(path, g.root_orient, g.body_pose, g.trans, rate, "male", np.zeros(16),
+                     "SMPL-H")
+
+
+def _reference(g, rate: float, out_rate: float = 50.0) -> np.ndarray:
+    """Ground-truth qpos at the output rate (linear / SLERP in between source frames)."""
+    return resample.resample_qpos(g.qpos, rate, out_rate)
+
+
+@pytest.mark.parametrize("rate", [100.0, 120.0])
+@pytest.mark.parametrize("motion", [MOTIONS[1], MOTIONS[3]], ids=lambda s: s.motion)
+def test_round_trip_recovers_angles_and_root_path(rate, motion):
+    size = 1.08  # the subject is bigger than the skeleton: retargeting must scale back
+    g = generate_motion(motion, rate=rate, size=size, seed=3)
+    res = retarget_clip(_clip(g, rate))
+    ref = _reference(g, rate)
+    assert res.qpos.shape == ref.shape
+    angle_rms = np.rad2deg(np.sqrt(np.mean((res.qpos[:, 7:] - ref[:, 7:]) ** 2)))
+    assert angle_rms < 3.0
+    path = res.qpos[:, 0:3] - res.qpos[0, 0:3]
+    ref_path = ref[:, 0:3] - ref[0, 0:3]
+    assert np.abs(path - ref_path).max() < 0.02
+    assert res.qpos[:, 2] == pytest.approx(ref[:, 2], abs=0.02)
+    assert res.qa["scale"] == pytest.approx(1 / size, rel=1e-3)
+    # Root orientation: same rotation (quaternion sign free).
+    dots = np.abs(np.sum(res.qpos[:, 3:7] * ref[:, 3:7], axis=1))
+    assert np.rad2deg(2 * np.arccos(np.clip(dots, 0, 1))).max() < 1.0
+
+
+def test_smpl_conventions_map_to_opensim_hinges():
+    """Hand-made SMPL poses: knee flexion, hip flexion, T-pose arms, Z-up root."""
+    names = {n: i - 1 for i, n in enumerate(SMPL_BODY_JOINTS)}
+    body = np.zeros((1, 21, 3))
+    body[0, names["l_knee"]] = [0.5, 0.0, 0.0]  # SMPL knee flexion: +X (body's left axis)
+    body[0, names["r_hip"]] = [-0.4, 0.0, 0.0]  # SMPL hip flexion: -X
+    # In the T-pose the left forearm flexes forward (+Z) by turning about -Y (down).
+    body[0, names["l_elbow"]] = [0.0, -0.7, 0.0]
+    root = Rotation.from_euler("x", 90, degrees=True).as_rotvec()[None]  # Y-up -> Z-up
+    quat, angles = smpl_rotvec_to_skeleton(root, body)
+    a = dict(zip(model.HINGE_JOINTS, angles[0], strict=True))
+    assert a["knee_angle_l"] == pytest.approx(-0.5)  # negative = flexion in the model
+    assert a["hip_flexion_r"] == pytest.approx(0.4)
+    assert a["arm_add_r"] == pytest.approx(-np.pi / 2)  # T-pose = 90 degrees abduction
+    assert a["arm_add_l"] == pytest.approx(-np.pi / 2)
+    assert a["elbow_flex_l"] == pytest.approx(0.7)
+    others = [k for k in a if k not in {"knee_angle_l", "hip_flexion_r", "arm_add_r",
+                                        "arm_add_l", "elbow_flex_l"}]
+    assert np.abs([a[k] for k in others]).max() < 1e-9
+    pelvis = Rotation.from_quat(quat[0], scalar_first=True)
+    np.testing.assert_allclose(pelvis.apply([0, 0, 1]), [0, 0, 1], atol=1e-9)  # upright
+    np.testing.assert_allclose(pelvis.apply([1, 0, 0]), [0, -1, 0], atol=1e-9)  # faces -Y
+
+
+def test_velocities_agree_with_positions():
+    """qvel is the central difference of qpos: integrating frame t-1 with qvel[t] for two
+    steps lands on frame t+1 (exactly for hinges and root position)."""
+    g = generate_motion(MOTIONS[2], rate=100.0, seed=1)
+    res = retarget_clip(_clip(g, 100.0))
+    m = model.load_mj_model()
+    dt = 1.0 / 50.0
+    for t in range(1, res.qpos.shape[0] - 1, 5):
+        q = res.qpos[t - 1].copy()
+        mujoco.mj_integratePos(m, q, res.qvel[t], 2 * dt)
+        np.testing.assert_allclose(q[7:], res.qpos[t + 1, 7:], atol=1e-9)
+        np.testing.assert_allclose(q[:3], res.qpos[t + 1, :3], atol=1e-9)
+        dot = abs(float(np.dot(q[3:7], res.qpos[t + 1, 3:7])))
+        assert np.rad2deg(2 * np.arccos(min(dot, 1.0))) < 0.5
+
+
+def test_bundled_sample_qa_feet_on_floor_and_joints_in_range(tmp_path):
+    from skeleton_steering.kit_extract import extract
+    from skeleton_steering.sample import write_sample_kit
+
+    write_sample_kit(tmp_path / "kit", seed=0)
+    extract(tmp_path / "kit", tmp_path / "subset")
+    report = retarget_manifest(tmp_path / "subset" / "manifest.json", tmp_path / "traj.npz")
+    assert report["summary"]["kept"] == report["summary"]["clips"] == 10
+    for row in report["clips"]:
+        assert row["penetration_max_cm"] < 1.0
+        assert row["clipped_share"] == 0.0
+        assert row["skating_mean_cm_s"] < 10.0
+    assert (tmp_path / "traj_qa.json").is_file()
+    from skeleton_steering.trajectory import load_trajectory
+
+    traj = load_trajectory(tmp_path / "traj.npz")
+    m = model.load_mj_model()
+    lo, hi = m.jnt_range[1:, 0], m.jnt_range[1:, 1]
+    assert ((traj.qpos[:, 7:] >= lo - 1e-6) & (traj.qpos[:, 7:] <= hi + 1e-6)).all()
+    assert traj.n_clips == 10 and traj.frequency == 50.0
+
+
+def test_joint_limits_are_clipped_and_counted():
+    g = generate_motion(MOTIONS[1], rate=100.0, seed=0)
+    body = g.body_pose.copy()
+    knee = SMPL_BODY_JOINTS.index("r_knee") - 1
+    body[:, knee] = [-1.0, 0.0, 0.0]  # hyperextension by 57 degrees: beyond the 10 allowed
+    clip = AmassClip("x", g.root_orient, body, g.trans, 100.0, "male", np.zeros(16), "SMPL-H")
+    res = retarget_clip(clip)
+    i = model.HINGE_JOINTS.index("knee_angle_r")
+    assert res.qpos[:, 7 + i].max() == pytest.approx(0.175)
+    assert res.qa["clipped_joints"] == {"knee_angle_r": res.qpos.shape[0]}
+    assert res.qa["clipped_share"] == pytest.approx(1 / 27)
+    assert not any("clipped" in r for r in qa_failures(res.qa, RetargetConfig()))
+    assert any("clipped" in r for r in qa_failures(res.qa, RetargetConfig(max_clipped_share=0.01)))
+
+
+def test_manifest_run_survives_bad_clips_and_reports_them(tmp_path):
+    g = generate_motion(MOTIONS[0], rate=100.0, seed=0)
+    write_clip(tmp_path / "good.npz", g.root_orient, g.body_pose, g.trans, 100.0)
+    write_clip(tmp_path / "crouch.npz", g.root_orient, g.body_pose, g.trans * [1, 1, 0.1], 100)
+    np.savez(tmp_path / "broken.npz", poses=np.zeros((5, 156)))
+    manifest = {"clips": [{"path": p} for p in ("good.npz", "broken.npz", "gone.npz",
+                                                 "crouch.npz")]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    report = retarget_manifest(tmp_path / "manifest.json", tmp_path / "out" / "t.npz")
+    rows = {r["path"]: r for r in report["clips"]}
+    assert rows["good.npz"]["kept"]
+    assert "field 'trans'" in rows["broken.npz"]["reason"]
+    assert "not found" in rows["gone.npz"]["reason"]
+    assert not rows["crouch.npz"]["kept"] and "pelvis height" in rows["crouch.npz"]["reason"]
+    saved = json.loads((tmp_path / "out" / "t_qa.json").read_text())
+    assert saved["summary"]["kept"] == 1
+
+
+def test_no_kept_clip_is_an_error_after_writing_the_report(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"clips": [{"path": "gone.npz"}]}))
+    with pytest.raises(RetargetError, match="no clip passed"):
+        retarget_manifest(tmp_path / "manifest.json", tmp_path / "t.npz")
+    assert (tmp_path / "t_qa.json").is_file()
+    assert not (tmp_path / "t.npz").exists()
