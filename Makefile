@@ -12,8 +12,14 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The data chain on the bundled synthetic sample clips, then the environment started from them.
 demo: $(VENV)/.installed
-	$(BIN)/skeleton-steering demo --out results/demo
+	$(BIN)/skeleton-steering sample-kit --out results/sample_kit
+	$(BIN)/skeleton-steering extract --kit-root results/sample_kit --out results/expert_dataset
+	$(BIN)/skeleton-steering retarget --manifest results/expert_dataset/manifest.json \
+		--out results/kit_expert_traj.npz
+	$(BIN)/skeleton-steering cache --trajectory results/kit_expert_traj.npz --out results/cache
+	$(BIN)/skeleton-steering demo --cache results/cache --out results/demo
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests

@@ -63,6 +63,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--steps", type=int, default=150)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--env_id", default=DEFAULT_ENV_ID)
+    demo.add_argument("--cache", default=None, help="expert cache dir for reference-state init")
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
@@ -123,9 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             from skeleton_steering import demo
 
-            demo.run(args.out, args.envs, args.steps, args.seed, args.env_id, console)
+            demo.run(args.out, args.envs, args.steps, args.seed, args.env_id, console, args.cache)
     except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}")
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         return 2
     return 0
 

@@ -2,7 +2,9 @@
 
 Runs a batch of environments with random torques for a few simulated seconds, checks that the
 physics stays finite, and records episodes, falls, commands and task reward in
-`<out>/summary.json` (written atomically).
+`<out>/summary.json` (written atomically). With `--cache DIR` (an expert cache from
+`skeleton-steering cache`), episodes start from random mocap frames (reference-state
+initialization); without it, from the standing pose.
 """
 
 from __future__ import annotations
@@ -21,8 +23,22 @@ from skeleton_steering.io_utils import atomic_write_text
 from skeleton_steering.registry import make_env
 
 
-def run(out: str, n_envs: int, n_steps: int, seed: int, env_id: str, console: Console) -> dict:
-    env = make_env(env_id)
+def run(
+    out: str,
+    n_envs: int,
+    n_steps: int,
+    seed: int,
+    env_id: str,
+    console: Console,
+    cache_dir: str | None = None,
+) -> dict:
+    qpos = qvel = None
+    if cache_dir:
+        from skeleton_steering.cache import load_expert_cache
+
+        traj = load_expert_cache(cache_dir).traj
+        qpos, qvel = traj.qpos, traj.qvel
+    env = make_env(env_id, expert_qpos=qpos, expert_qvel=qvel)
     reset = jax.jit(jax.vmap(env.reset))
     step = jax.jit(jax.vmap(env.step))
     rng = jax.random.PRNGKey(seed)
@@ -46,6 +62,7 @@ def run(out: str, n_envs: int, n_steps: int, seed: int, env_id: str, console: Co
     wall = time.perf_counter() - start
     summary = {
         "env_id": env_id,
+        "initial_states": f"{len(qpos)} expert frames from {cache_dir}" if cache_dir else "standing",
         "envs": n_envs,
         "control_steps": n_steps,
         "control_hz": 1.0 / env.control_dt,

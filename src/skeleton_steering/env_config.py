@@ -14,7 +14,7 @@ class PhysicsConfig:
     comment on <option> gives the stability argument.
     """
 
-    timestep: float = 0.0066667
+    timestep: float = 1.0 / 150.0
     n_substeps: int = 3
     solver_iterations: int = 1
     ls_iterations: int = 4

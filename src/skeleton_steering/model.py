@@ -73,7 +73,7 @@ def asset_path() -> Path:
 class PhysicsOptions:
     """Solver settings applied on top of the MJCF's defaults."""
 
-    timestep: float = 0.0066667
+    timestep: float = 1.0 / 150.0
     solver_iterations: int = 1
     ls_iterations: int = 4
 
