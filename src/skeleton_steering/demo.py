@@ -62,7 +62,9 @@ def run(
     wall = time.perf_counter() - start
     summary = {
         "env_id": env_id,
-        "initial_states": f"{len(qpos)} expert frames from {cache_dir}" if cache_dir else "standing",
+        "initial_states": f"{len(qpos)} expert frames from {cache_dir}"
+        if cache_dir
+        else "standing",
         "envs": n_envs,
         "control_steps": n_steps,
         "control_hz": 1.0 / env.control_dt,
