@@ -289,11 +289,15 @@ def disc_minibatch_step(
     carry: tuple[Any, Any, jax.Array],
     fresh: jax.Array,
 ):
-    """One discriminator step: B fresh agent pairs + B replayed ones against 2B demo pairs."""
+    """One discriminator step: B demo pairs against B fresh agent pairs + B replayed ones.
+
+    The batch shape of AMP's reference implementation (IsaacGymEnvs); the least-squares loss
+    averages each side separately, so the 1:2 count does not tilt the targets.
+    """
     disc_params, opt_state, rng = carry
     rng, k_demo, k_replay = jax.random.split(rng, 3)
     b = fresh.shape[0]
-    demo_idx = jax.random.randint(k_demo, (2 * b,), 0, demo_pairs.shape[0])
+    demo_idx = jax.random.randint(k_demo, (b,), 0, demo_pairs.shape[0])
     demo = normalize_pairs(learner, ts.disc_norm, demo_pairs[demo_idx])
     agent = jp.concatenate([fresh, replay.sample(ts.replay, k_replay, b)])
     agent = normalize_pairs(learner, ts.disc_norm, agent)

@@ -34,6 +34,7 @@ import jax.numpy as jp
 import numpy as np
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skeleton_steering import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
@@ -405,8 +406,8 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
     try:
         result = run(config, run_dir, resume=args.resume, console=console,
                      show_progress=not args.no_progress)
-    except TrainingDivergedError as err:
-        console.print(f"[bold red]error:[/] {err}")
+    except (TrainingDivergedError, FloatingPointError) as err:  # the latter: --debug_nans
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return 1
     if result.status == "interrupted":
         return 128 + int(result.signum or signal.SIGTERM)
@@ -422,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return main_from_args(args, console)
     except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}")
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return 2
 
 

@@ -55,7 +55,9 @@ class MetricsLog:
             self._truncate_csv(resume_iteration)
         elif self.csv_path.exists():
             self.csv_path.unlink()
-        purge = resume_env_steps if resume_iteration is not None else None
+        # TensorBoard drops events at steps >= purge_step: those a crashed run wrote after
+        # the checkpoint this run resumes from.
+        purge = resume_env_steps + 1 if resume_iteration is not None else None
         self.tb = SummaryWriter(logdir=str(run_dir / TB_DIR), purge_step=purge)
         self.log_file = (run_dir / LOG_NAME).open("a" if resume_iteration is not None else "w")
 
