@@ -163,3 +163,14 @@ def test_replay_samples_only_filled_rows():
     buf = replay.insert(replay.init(100, 1), jp.array([[1.0], [2.0], [3.0]]))
     drawn = np.asarray(replay.sample(buf, jax.random.PRNGKey(0), 500))
     assert set(drawn[:, 0].tolist()) == {1.0, 2.0, 3.0}
+
+
+def test_normalizer_mask_leaves_out_blown_up_rows():
+    batch = jp.array([[1.0], [3.0], [1e9]])
+    state = normalizer.update(
+        normalizer.init(1), batch, freeze_after=1e9, mask=jp.array([1.0, 1.0, 0.0])
+    )
+    assert float(state.count) == 2
+    assert float(state.mean[0]) == pytest.approx(2.0) and float(state.var[0]) == pytest.approx(1.0)
+    empty = normalizer.update(state, batch, freeze_after=1e9, mask=jp.zeros(3))
+    assert float(empty.count) == 2 and float(empty.mean[0]) == pytest.approx(2.0)

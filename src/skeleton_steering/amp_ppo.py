@@ -71,6 +71,8 @@ class Transition(NamedTuple):
     done: jax.Array
     next_obs: jax.Array  # raw observation reached, before any auto-reset
     disc_pair: jax.Array  # raw [s, s'] discriminator features
+    obs_valid: jax.Array  # 1 where `obs` is finite and in range (normalizer statistics)
+    valid: jax.Array  # 1 where the step's numbers are finite and in range
     env_metrics: dict[str, jax.Array]  # per-step mean (or sum, for counts) over envs
     episode: dict[str, jax.Array]  # sums over episodes that ended at this step
 
@@ -175,7 +177,12 @@ def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, rng: j
 
 
 def _count_metric(name: str) -> bool:
-    return name in ("nonfinite", "fell")
+    return name in ("nonfinite", "fell", "invalid")
+
+
+def _in_range(x: jax.Array, limit: float) -> jax.Array:
+    """Per row (last axis): every value finite and within [-limit, limit]."""
+    return jp.all(jp.isfinite(x) & (jp.abs(x) <= limit), axis=-1)
 
 
 # -- collect -----------------------------------------------------------------------------------
@@ -201,15 +208,27 @@ def rollout_step(
     env_metrics = {
         k: (jp.sum(v) if _count_metric(k) else jp.mean(v)) for k, v in nxt.metrics.items()
     }
+    # Guard the update against physics blow-ups: see `PPOConfig.max_abs_value`.
+    limit = learner.config.ppo.max_abs_value
+    next_obs = nxt.info["terminal_obs"]
+    pair = jp.concatenate([env_state.info["disc_obs"], nxt.info["disc_obs_next"]], -1)
+    valid = (
+        _in_range(next_obs, limit)
+        & _in_range(pair, limit)
+        & _in_range(nxt.reward[:, None], limit)
+    )
+    env_metrics["invalid"] = jp.sum(~valid).astype(jp.float32)
     transition = Transition(
         obs=env_state.obs,
         action=action,
         log_prob=log_prob,
-        task_reward=nxt.reward,
-        terminated=nxt.info["terminated"].astype(jp.float32),
-        done=nxt.done,
-        next_obs=nxt.info["terminal_obs"],
-        disc_pair=jp.concatenate([env_state.info["disc_obs"], nxt.info["disc_obs_next"]], -1),
+        task_reward=jp.where(valid, nxt.reward, 0.0),
+        terminated=(nxt.info["terminated"] | ~valid).astype(jp.float32),
+        done=jp.maximum(nxt.done, (~valid).astype(jp.float32)),
+        next_obs=jp.where(valid[:, None], next_obs, 0.0),
+        disc_pair=jp.where(valid[:, None], pair, 0.0),
+        obs_valid=_in_range(env_state.obs, limit).astype(jp.float32),
+        valid=valid.astype(jp.float32),
         env_metrics=env_metrics,
         episode=episode,
     )
@@ -394,8 +413,13 @@ def training_iteration(
     f = learner.env.disc_obs_size
     demo_idx = jax.random.randint(k_norm, (fresh.shape[0],), 0, demo_pairs.shape[0])
     disc_samples = jp.concatenate([fresh, demo_pairs[demo_idx]]).reshape(-1, f)
-    obs_norm = normalizer.update(ts.obs_norm, flat(traj.obs), cfg.normalizer.obs_freeze_after)
-    disc_norm = normalizer.update(ts.disc_norm, disc_samples, cfg.normalizer.disc_freeze_after)
+    disc_mask = jp.concatenate([flat(traj.valid), jp.ones(fresh.shape[0])])
+    obs_norm = normalizer.update(
+        ts.obs_norm, flat(traj.obs), cfg.normalizer.obs_freeze_after, flat(traj.obs_valid)
+    )
+    disc_norm = normalizer.update(
+        ts.disc_norm, disc_samples, cfg.normalizer.disc_freeze_after, jp.repeat(disc_mask, 2)
+    )
 
     new_ts = TrainingState(
         params=params,

@@ -25,27 +25,38 @@ def init(size: int) -> NormalizerState:
     return NormalizerState(jp.zeros(size), jp.ones(size), jp.zeros(()))
 
 
-def update(state: NormalizerState, batch: jax.Array, freeze_after: float) -> NormalizerState:
+def update(
+    state: NormalizerState,
+    batch: jax.Array,
+    freeze_after: float,
+    mask: jax.Array | None = None,
+) -> NormalizerState:
     """Fold `batch` (..., size) into the statistics, unless `freeze_after` samples were seen.
 
     Merges batch moments with the running ones (Chan et al.'s parallel formula), so the result
     does not depend on how the samples were split into batches, up to rounding. A batch that
-    would cross the limit is folded in whole; afterwards the statistics stay fixed.
+    would cross the limit is folded in whole; afterwards the statistics stay fixed. `mask`
+    (batch shape without the feature axis) leaves out rows whose mask is 0, e.g. the
+    numbers of a physics blow-up, which would otherwise dominate the variance for good.
     """
     x = batch.reshape(-1, batch.shape[-1])
-    n = jp.asarray(x.shape[0], jp.float32)
-    b_mean = x.mean(axis=0)
-    b_var = x.var(axis=0)
+    w = jp.ones(x.shape[0]) if mask is None else mask.reshape(-1).astype(x.dtype)
+    x = jp.where(w[:, None] > 0, x, 0.0)
+    n = jp.sum(w)
+    safe_n = jp.maximum(n, 1.0)
+    b_mean = jp.sum(w[:, None] * x, axis=0) / safe_n
+    b_var = jp.sum(w[:, None] * (x - b_mean) ** 2, axis=0) / safe_n
     total = state.count + n
+    safe_total = jp.maximum(total, 1.0)
     delta = b_mean - state.mean
-    mean = state.mean + delta * n / total
-    m2 = state.var * state.count + b_var * n + delta**2 * state.count * n / total
-    var = m2 / total
-    frozen = state.count >= freeze_after
+    mean = state.mean + delta * n / safe_total
+    m2 = state.var * state.count + b_var * n + delta**2 * state.count * n / safe_total
+    var = m2 / safe_total
+    keep = (state.count >= freeze_after) | (n == 0)
     return NormalizerState(
-        mean=jp.where(frozen, state.mean, mean),
-        var=jp.where(frozen, state.var, var),
-        count=jp.where(frozen, state.count, total),
+        mean=jp.where(keep, state.mean, mean),
+        var=jp.where(keep, state.var, var),
+        count=jp.where(keep, state.count, total),
     )
 
 

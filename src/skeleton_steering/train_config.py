@@ -57,6 +57,10 @@ class PPOConfig:
     entropy_coef: float = 0.0
     max_grad_norm: float = 1.0
     normalize_advantages: bool = True
+    # A step whose observation, features or task reward exceed this in magnitude (a physics
+    # blow-up that is still finite) or are non-finite is zeroed, ends its episode for GAE and
+    # stays out of the normalizer statistics.
+    max_abs_value: float = 1000.0
 
     @property
     def batch_size(self) -> int:
@@ -73,8 +77,10 @@ class PPOConfig:
             )
         if not 0.0 < self.gamma <= 1.0 or not 0.0 <= self.gae_lambda <= 1.0:
             raise ValueError("gamma must be in (0, 1] and gae_lambda in [0, 1]")
-        if self.learning_rate <= 0 or self.clip_eps <= 0 or self.max_grad_norm <= 0:
-            raise ValueError("learning_rate, clip_eps and max_grad_norm must be positive")
+        if min(self.learning_rate, self.clip_eps, self.max_grad_norm, self.max_abs_value) <= 0:
+            raise ValueError(
+                "learning_rate, clip_eps, max_grad_norm and max_abs_value must be positive"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -71,8 +71,15 @@ def run(
             start = window_summary(history_so_far, batch)
             console.print(f"[bold]start[/] (first {WINDOW} iterations): " + _fmt(start))
 
-    result = train.run(config, out, console=console, max_seconds=minutes * 60.0,
-                       on_iteration=report_start)
+    try:
+        result = train.run(config, out, console=console, max_seconds=minutes * 60.0,
+                           on_iteration=report_start)
+    except train.TrainingDivergedError as err:
+        console.print(f"[bold red]diverged:[/] {err}", soft_wrap=True)
+        summary = {"bench": "learn", "minutes": minutes, "diverged": str(err),
+                   "iterations": len(history_so_far), "machine": describe()}
+        print(json.dumps(summary))
+        return summary
     history = result.history
     if len(history) < 2 * WINDOW:
         raise ValueError(
