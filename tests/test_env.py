@@ -130,7 +130,10 @@ def test_nonfinite_physics_resets_and_is_counted(env, batched, start_state):
     state = step(start_state.replace(data=start_state.data.replace(qvel=qvel)), _zeros(env))
     assert float(state.metrics["nonfinite"][0]) == 1.0
     assert float(state.done[0]) == 1.0
+    for key in ("disc_obs", "disc_obs_next", "terminal_obs"):
+        assert np.isfinite(np.asarray(state.info[key])).all(), key
     assert np.isfinite(np.asarray(state.obs)).all()
+    assert np.isfinite(np.asarray(state.reward)).all()
     assert float(state.metrics["nonfinite"][1]) == 0.0
 
 

@@ -220,6 +220,7 @@ class SteeringEnv:
             self.config.reward.tracking_k,
         )
         reward = sum(terms[name] * scale for name, scale in self.config.reward.scales.items())
+        reward = jp.where(finite, reward, 0.0)
 
         pelvis_z = data.site_xpos[self._pelvis_site, 2]
         head_z = data.site_xpos[self._head_site, 2]
@@ -240,8 +241,10 @@ class SteeringEnv:
         info["target_speed"] = jp.where(resample, new_speed, info["target_speed"])
         info["command_steps_left"] = jp.where(resample, new_left, info["command_steps_left"] - 1)
 
-        disc_next = self._disc_obs(data)
-        terminal_obs = self._observe(disc_next, data, info)
+        # After a non-finite step the kinematics (site positions) are garbage too: report the
+        # last good state's features so no NaN reaches a learner.
+        disc_next = jp.where(finite, self._disc_obs(data), state.info["disc_obs"])
+        terminal_obs = jp.where(finite, self._observe(disc_next, data, info), state.obs)
 
         # Auto-reset: compute a fresh start for every env and keep it where the episode ended.
         reset_data = self._initial_data(k_reset)
