@@ -32,7 +32,6 @@ Per clip:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from skeleton_steering import resample as rs
 from skeleton_steering.amass import AmassClip, AmassFormatError, read_clip
 from skeleton_steering.config import to_dict
 from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.kit_extract import sha256_of
 from skeleton_steering.progress import track
 from skeleton_steering.smpl_mapping import smpl_to_skeleton
 from skeleton_steering.trajectory import Trajectory, from_clips, save_trajectory
@@ -225,14 +225,6 @@ def qa_failures(qa: dict[str, Any], config: RetargetConfig) -> list[str]:
     return reasons
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The manifest written by `extract`, checked for the fields retargeting needs."""
     path = Path(path)
@@ -282,7 +274,7 @@ def retarget_manifest(
         try:
             if not path.is_file():
                 raise RetargetError(f"{path}: file not found")
-            if entry.get("sha256") and _sha256(path) != entry["sha256"]:
+            if entry.get("sha256") and sha256_of(path) != entry["sha256"]:
                 raise RetargetError(f"{path}: sha256 differs from the manifest (file changed)")
             result = retarget_clip(read_clip(path), config, m)
         except (AmassFormatError, RetargetError) as err:
