@@ -90,6 +90,19 @@ def test_ppo_no_change_gives_zero_kl_and_clip():
     assert float(m["clip_frac"]) == 0.0 and float(m["approx_kl"]) == 0.0
 
 
+def test_adaptive_learning_rate_follows_the_kl_target():
+    def adapt(lr: float, kl: float) -> float:
+        return float(losses.adapt_learning_rate(jp.array(lr), jp.array(kl), 0.01, 1e-5, 1e-2))
+
+    # desired 0.01: above 0.02 shrink by 1.5, below 0.005 grow by 1.5, in between keep.
+    assert adapt(3e-3, 0.05) == pytest.approx(2e-3)
+    assert adapt(3e-3, 0.001) == pytest.approx(4.5e-3)
+    assert adapt(3e-3, 0.01) == pytest.approx(3e-3)
+    # Bounds hold.
+    assert adapt(9e-3, 0.0) == pytest.approx(1e-2)
+    assert adapt(1.2e-5, 1.0) == pytest.approx(1e-5)
+
+
 def test_value_loss_and_advantage_normalization():
     assert float(losses.value_loss(jp.array([1.0, 3.0]), jp.array([0.0, 1.0]))) == 1.25
     z = losses.normalize_advantages(jp.array([1.0, 2.0, 3.0, 4.0]))

@@ -99,6 +99,14 @@ def test_task_reward_is_highest_when_velocity_matches_command():
     assert rewards.tracking_velocity(speed * direction, direction, speed, 2.0) == pytest.approx(1.0)
 
 
+def test_lateral_cost_is_the_squared_cross_speed_up_to_its_cap():
+    direction = jp.array([1.0, 0.0])
+    assert float(rewards.lateral_velocity(jp.array([1.0, 0.5]), direction)) == pytest.approx(0.25)
+    # A blown-up velocity costs the cap, not 1e8.
+    blown_up = float(rewards.lateral_velocity(jp.array([0.0, 1e4]), direction))
+    assert blown_up == pytest.approx(rewards.LATERAL_COST_CAP)
+
+
 def test_termination_fires_when_pelvis_falls(env, batched, start_state):
     _, step = batched
     qpos = start_state.data.qpos.at[:, 2].set(0.3)

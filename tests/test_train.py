@@ -180,10 +180,16 @@ def test_nonfinite_parameters_stop_the_run_and_keep_the_last_checkpoint(
     assert sorted(p.name for p in tmp_path.glob("*.msgpack")) == [src.name]
 
 
-def test_bad_resume_and_run_dir_states_get_clear_errors(reference, config, tmp_path):
-    with pytest.raises(checkpoint.CheckpointError, match="no checkpoint in"):
-        train.run(config, tmp_path / "empty", resume=True, show_progress=False)
+def test_resume_with_no_checkpoint_yet_starts_a_new_run(reference, config, tmp_path):
+    # A retried workflow job whose first attempt died before its first save: --resume
+    # starts at iteration 0, and the rows that attempt logged do not stay in metrics.csv.
+    shutil.copyfile(reference.run_dir / "metrics.csv", tmp_path / "metrics.csv")
+    result = train.run(config, tmp_path, resume=True, show_progress=False)
+    assert result.status == "completed" and result.iteration == 3
+    assert _rows(tmp_path) == _rows(reference.run_dir)
 
+
+def test_bad_resume_and_run_dir_states_get_clear_errors(reference, config, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(reference.run_dir, copy)
     with pytest.raises(ConfigError, match="already holds checkpoints"):
@@ -217,6 +223,20 @@ def test_cli_reports_bad_config_in_one_line(tmp_path, capsys):
     assert "bad.yaml: field 'ppo.num_envz'" in one_line_error()
     assert cli.main(["train", "--env_id", "SkeletonTorque.walk.mocapp"]) == 2
     assert "did you mean 'SkeletonTorque.walk.mocap'" in one_line_error()
+
+
+def test_debug_nans_flag_stops_at_the_first_nan():
+    import jax.numpy as jp
+
+    before = jax.config.jax_debug_nans
+    try:
+        train.configure_jax(debug_nans=True)
+        with pytest.raises(FloatingPointError, match="nan"):
+            jax.jit(lambda x: jp.log(x) * 2.0)(jp.array(-1.0)).block_until_ready()
+    finally:
+        jax.config.update("jax_debug_nans", before)
+    # Off again: the same computation quietly gives NaN.
+    assert np.isnan(float(jax.jit(lambda x: jp.log(x) * 2.0)(jp.array(-1.0))))
 
 
 @pytest.mark.slow

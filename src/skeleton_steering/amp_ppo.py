@@ -102,8 +102,11 @@ def make_learner(env: SteeringEnv, config: TrainConfig) -> Learner:
     )
     value = networks.ValueNet(net.value_hidden, net.activation)
     disc = networks.Discriminator(net.disc_hidden, net.disc_activation)
+    # The step size lives in the optimizer state so that it can adapt to the KL (and is saved
+    # and resumed with everything else).
     optimizer = optax.chain(
-        optax.clip_by_global_norm(config.ppo.max_grad_norm), optax.adam(config.ppo.learning_rate)
+        optax.clip_by_global_norm(config.ppo.max_grad_norm),
+        optax.inject_hyperparams(optax.adam)(learning_rate=config.ppo.learning_rate),
     )
     disc_optimizer = optax.chain(
         optax.clip_by_global_norm(config.amp.max_grad_norm),
@@ -261,11 +264,32 @@ def ppo_loss(learner: Learner, params: Any, batch: PPOBatch):
     return loss, {**metrics, "actor_loss": actor_loss, "value_loss": v_loss, "entropy": entropy}
 
 
+def learning_rate(opt_state: Any) -> jax.Array:
+    """The policy/value step size held in the optimizer state (see `make_learner`)."""
+    return opt_state[1].hyperparams["learning_rate"]
+
+
+def _with_learning_rate(opt_state: Any, lr: jax.Array) -> Any:
+    clip_state, adam_state = opt_state
+    hyperparams = {**adam_state.hyperparams, "learning_rate": lr}
+    return clip_state, adam_state._replace(hyperparams=hyperparams)
+
+
 def ppo_minibatch_step(learner: Learner, carry: tuple[Any, Any], batch: PPOBatch):
+    cfg = learner.config.ppo
     params, opt_state = carry
     grads, metrics = jax.grad(lambda p: ppo_loss(learner, p, batch), has_aux=True)(params)
+    if cfg.desired_kl > 0:
+        # The KL of the current policy to the rollout policy on this minibatch, measured before
+        # this step, sets the size of this step (the rule of KL-adaptive PPO).
+        lr = losses.adapt_learning_rate(
+            learning_rate(opt_state), metrics["approx_kl"], cfg.desired_kl,
+            cfg.min_learning_rate, cfg.max_learning_rate,
+        )
+        opt_state = _with_learning_rate(opt_state, lr)
     updates, opt_state = learner.optimizer.update(grads, opt_state, params)
     metrics["grad_norm"] = optax.tree.norm(grads)
+    metrics["learning_rate"] = learning_rate(opt_state)
     return (optax.apply_updates(params, updates), opt_state), metrics
 
 

@@ -34,6 +34,20 @@ def ppo_actor_loss(
     return loss, {"clip_frac": clip_frac, "approx_kl": approx_kl}
 
 
+def adapt_learning_rate(
+    lr: jax.Array, kl: jax.Array, desired_kl: float, min_lr: float, max_lr: float
+) -> jax.Array:
+    """KL-targeted step size: /1.5 when kl > 2 desired_kl, *1.5 when kl < desired_kl / 2.
+
+    A torque policy with a small action std moves far in KL for a small change of its mean, so a
+    fixed step size either crawls or overshoots (clip fractions near 0.5); keeping the KL near a
+    target keeps every update inside the region the clipped objective trusts.
+    """
+    lr = jp.where(kl > 2.0 * desired_kl, lr / 1.5, lr)
+    lr = jp.where(kl < 0.5 * desired_kl, lr * 1.5, lr)
+    return jp.clip(lr, min_lr, max_lr)
+
+
 def value_loss(values: jax.Array, targets: jax.Array) -> jax.Array:
     """0.5 * mean((V - target)^2)."""
     return 0.5 * jp.mean((values - targets) ** 2)

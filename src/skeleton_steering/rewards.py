@@ -12,10 +12,15 @@ def tracking_velocity(velocity: jax.Array, direction: jax.Array, speed: jax.Arra
     return jp.exp(-k * (speed - along) ** 2)
 
 
+# Cap of the lateral cost, (m/s)^2: a walker never moves sideways faster than 2 m/s, and an
+# unbounded square turns a finite physics blow-up into a reward of -1e8 that swamps the update.
+LATERAL_COST_CAP = 4.0
+
+
 def lateral_velocity(velocity: jax.Array, direction: jax.Array) -> jax.Array:
-    """Squared speed across the commanded direction (a cost; its scale is negative)."""
+    """Squared speed across the commanded direction, capped (a cost; its scale is negative)."""
     across = velocity - jp.dot(velocity, direction) * direction
-    return jp.sum(across**2)
+    return jp.minimum(jp.sum(across**2), LATERAL_COST_CAP)
 
 
 def facing(heading: jax.Array, target_yaw: jax.Array) -> jax.Array:

@@ -50,6 +50,12 @@ class PPOConfig:
     epochs: int = 4
     num_minibatches: int = 4
     learning_rate: float = 3e-4
+    # Adaptive step size: before each minibatch step the KL between the rollout policy and the
+    # current one is estimated; above 2x desired_kl the step size shrinks by 1.5x, below half of
+    # it it grows by 1.5x, within [min_learning_rate, max_learning_rate]. 0 keeps it fixed.
+    desired_kl: float = 0.01
+    min_learning_rate: float = 1e-5
+    max_learning_rate: float = 1e-2
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
@@ -80,6 +86,12 @@ class PPOConfig:
         if min(self.learning_rate, self.clip_eps, self.max_grad_norm, self.max_abs_value) <= 0:
             raise ValueError(
                 "learning_rate, clip_eps, max_grad_norm and max_abs_value must be positive"
+            )
+        if self.desired_kl < 0:
+            raise ValueError("desired_kl must be >= 0 (0: fixed learning rate)")
+        if not 0 < self.min_learning_rate <= self.learning_rate <= self.max_learning_rate:
+            raise ValueError(
+                "need 0 < min_learning_rate <= learning_rate <= max_learning_rate"
             )
 
 
