@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skeleton_steering.steering_metrics import SteeringRecord, good_steps, summarize
+from skeleton_steering.steering_metrics import (
+    SteeringRecord,
+    episode_lengths,
+    good_steps,
+    seconds_since_change,
+    summarize,
+    summarize_rollouts,
+)
 
 DT = 0.02
 
@@ -69,3 +76,44 @@ def test_settling_window_excludes_steps_after_a_command_change():
     assert out["judged_steps"] == 50
     assert out["success_rate"] == 0.0
     assert out["heading_error_deg"] == pytest.approx(90.0)
+
+
+def test_episode_lengths_split_at_falls_and_keep_the_cut_off_last_episode():
+    fell = np.zeros(12, bool)
+    fell[[4, 9]] = True
+    assert episode_lengths(fell).tolist() == [5, 5, 2]
+    fell[11] = True  # a fall on the last step leaves no empty episode behind
+    assert episode_lengths(fell).tolist() == [5, 5, 2]
+    assert episode_lengths(np.zeros(7, bool)).tolist() == [7]
+
+
+def test_settling_clock_restarts_at_command_changes_and_after_falls():
+    changed = np.zeros(8, bool)
+    changed[3] = True
+    fell = np.zeros(8, bool)
+    fell[5] = True  # step 6 starts a new episode
+    since = seconds_since_change(changed, fell, 0.5)
+    assert since.tolist() == [0.0, 0.5, 1.0, 0.0, 0.5, 1.0, 0.0, 0.5]
+
+
+def test_rollouts_pool_steps_but_average_distance_and_split_episodes_per_rollout():
+    # Rollout a: 100 good steps at 1 m/s, style 1. Rollout b: 100 steps at 3 m/s (all bad,
+    # speed error 2), style 0, falling at steps 49 and 99.
+    fell = np.zeros(100, bool)
+    fell[[49, 99]] = True
+    a = _record(np.tile([1.0, 0.0], (100, 1)), 0.0, 1.0)
+    b = _record(np.tile([3.0, 0.0], (100, 1)), 0.0, 1.0, fell=fell)
+    a = SteeringRecord(**{**a.__dict__, "style": np.ones(100)})
+    b = SteeringRecord(**{**b.__dict__, "style": np.zeros(100)})
+    out = summarize_rollouts([a, b])
+    assert out["success_rate"] == pytest.approx(0.5)
+    assert out["speed_error_mps"] == pytest.approx(1.0)  # (100 * 0 + 100 * 2) / 200
+    assert out["distance_m"] == pytest.approx((2.0 + 6.0) / 2)  # 2 s at 1 and at 3 m/s
+    assert out["falls"] == 2
+    assert out["falls_per_minute"] == pytest.approx(2 / (200 * DT / 60))
+    assert out["style_reward"] == pytest.approx(0.5)
+    # a: one 2 s episode; b: two of 1 s.
+    assert out["episode_count"] == 3
+    assert out["episode_length_mean_s"] == pytest.approx(4.0 / 3)
+    assert out["episode_length_min_s"] == pytest.approx(1.0)
+    assert "style_reward" not in summarize(_record(np.tile([1.0, 0.0], (5, 1)), 0.0, 1.0))

@@ -28,6 +28,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     ret.add_argument("--repeats", type=int, default=3, help="timed passes (best is kept)")
     _add_bench_train(which)
     _add_bench_learn(which)
+    _add_bench_render(which)
 
 
 def _add_bench_train(which: argparse._SubParsersAction) -> None:
@@ -49,11 +50,31 @@ def _add_bench_learn(which: argparse._SubParsersAction) -> None:
     learn.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
 
 
+def _add_bench_render(which: argparse._SubParsersAction) -> None:
+    render = which.add_parser("render", help="video frames/s: rendering alone, + encoding")
+    render.add_argument("--frames", type=int, default=100, help="frames per timed pass")
+    render.add_argument("--width", type=int, default=640)
+    render.add_argument("--height", type=int, default=480)
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    from skeleton_steering import render_cli
+
+    render_cli.add_parser(sub)
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     from skeleton_steering.train import add_arguments
 
     train = sub.add_parser("train", help="train a steering policy with AMP + PPO")
     add_arguments(train)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    from skeleton_steering.eval import add_arguments
+
+    ev = sub.add_parser("eval", help="steering metrics of a checkpoint under a command schedule")
+    add_arguments(ev)
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
@@ -79,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_data(sub)
     _add_train(sub)
+    _add_eval(sub)
+    _add_render(sub)
     return parser
 
 
@@ -117,10 +140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from skeleton_steering.bench import learn_bench
 
             learn_bench.run(args.config, args.minutes, args.seed, args.run_dir, console)
+        elif args.command == "bench" and args.bench == "render":
+            from skeleton_steering.bench import render_bench
+
+            render_bench.run(args.frames, args.width, args.height, console)
+        elif args.command == "render":
+            from skeleton_steering import render_cli
+
+            return render_cli.run(args, console)
         elif args.command == "train":
             from skeleton_steering import train
 
             return train.main_from_args(args, console)
+        elif args.command == "eval":
+            from skeleton_steering import eval as eval_cli
+
+            return eval_cli.main_from_args(args, console)
         elif args.command == "demo":
             from skeleton_steering import demo
 

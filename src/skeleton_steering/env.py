@@ -22,11 +22,11 @@ import flax.struct
 import jax
 import jax.numpy as jp
 import numpy as np
-from mujoco import mjx
 
 from skeleton_steering import commands, model, rewards, spatial
 from skeleton_steering.env_config import EnvConfig
 from skeleton_steering.features import body_state_features, feature_size
+from skeleton_steering.mjx_import import mjx
 
 
 @flax.struct.dataclass

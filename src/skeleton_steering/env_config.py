@@ -65,7 +65,7 @@ class RewardConfig:
     )
 
     def validate(self) -> None:
-        known = {"tracking_velocity", "lateral_velocity", "facing"}
+        known = {"tracking_velocity", "lateral_velocity", "facing", "alive"}
         unknown = set(self.scales) - known
         if unknown:
             raise ValueError(f"unknown reward terms {sorted(unknown)}; known: {sorted(known)}")

@@ -90,7 +90,7 @@ def load_mj_model(options: PhysicsOptions | None = None) -> mujoco.MjModel:
 
 def load_mjx_model(options: PhysicsOptions | None = None):
     """The skeleton as an MJX model on the default JAX device."""
-    from mujoco import mjx
+    from skeleton_steering.mjx_import import mjx
 
     return mjx.put_model(load_mj_model(options))
 

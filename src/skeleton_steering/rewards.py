@@ -43,4 +43,7 @@ def task_terms(
         ),
         "lateral_velocity": lateral_velocity(planar_velocity, direction),
         "facing": facing(heading, target_yaw),
+        # 1 for every step the character is still up: a denser survival signal than the
+        # tracking terms alone, which pay little while the policy cannot yet walk.
+        "alive": jp.ones_like(heading),
     }

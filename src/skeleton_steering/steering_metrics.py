@@ -10,6 +10,7 @@ with ProtoMotions' steering results because the thresholds are the same.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,6 +28,7 @@ class SteeringRecord:
     fell: np.ndarray  # (T,) bool: the episode ended in a fall at this step
     since_change: np.ndarray  # (T,) seconds since the last command change or reset
     dt: float  # control period, s
+    style: np.ndarray | None = None  # (T,) AMP style reward of each step, when scored
 
 
 def good_steps(record: SteeringRecord, moving_threshold: float = 0.1) -> np.ndarray:
@@ -42,7 +44,8 @@ def good_steps(record: SteeringRecord, moving_threshold: float = 0.1) -> np.ndar
 def summarize(
     record: SteeringRecord, settle_seconds: float = 1.0, moving_threshold: float = 0.1
 ) -> dict[str, float]:
-    """Success share, heading and speed errors, falls per minute and distance walked."""
+    """Success share, heading and speed errors, falls per minute, distance walked, and the mean
+    style reward when the record has one."""
     good = good_steps(record, moving_threshold)
     judged = record.since_change >= settle_seconds
     speed = np.linalg.norm(record.velocity, axis=-1)
@@ -60,5 +63,73 @@ def summarize(
         if judged.any()
         else float("nan"),
         "falls_per_minute": float(record.fell.sum() / minutes) if minutes > 0 else float("nan"),
-        "distance_m": float(speed.sum() * record.dt),
+        "distance_m": distance(record),
+        **({"style_reward": float(np.mean(record.style))} if record.style is not None else {}),
     }
+
+
+def distance(record: SteeringRecord) -> float:
+    """Metres walked: planar speed integrated over the rollout."""
+    return float(np.linalg.norm(record.velocity, axis=-1).sum() * record.dt)
+
+
+def seconds_since_change(changed: np.ndarray, fell: np.ndarray, dt: float) -> np.ndarray:
+    """`since_change` of a rollout that restarts after every fall.
+
+    `changed[t]`: the command at step t differs from step t-1's; `fell[t]`: the episode ended
+    at step t, so step t+1 starts a new one. Step 0, a changed command and the step after a
+    fall all count 0 s; the count grows by `dt` per step after that.
+    """
+    changed = np.asarray(changed, bool)
+    event = changed.copy()
+    event[0] = True
+    event[1:] |= np.asarray(fell, bool)[:-1]
+    steps = np.arange(len(event))
+    last_event = np.maximum.accumulate(np.where(event, steps, 0))
+    return (steps - last_event) * dt
+
+
+def episode_lengths(fell: np.ndarray) -> np.ndarray:
+    """Steps of each episode of a rollout that restarts after every fall.
+
+    A fall ends its episode (the falling step counts); the end of the rollout ends the last
+    one, unless it ended with a fall. E.g. falls at steps 4 and 9 of 12 give [5, 5, 2].
+    """
+    ends = np.flatnonzero(np.asarray(fell, bool)) + 1
+    bounds = np.concatenate([[0], ends, [len(fell)]])
+    lengths = np.diff(bounds)
+    return lengths[lengths > 0]
+
+
+def summarize_rollouts(
+    records: Sequence[SteeringRecord], settle_seconds: float = 1.0, moving_threshold: float = 0.1
+) -> dict[str, float]:
+    """`summarize` over the steps of several rollouts pooled, plus falls and episode lengths.
+
+    Shares, errors and rates pool every step of every rollout (a rollout with more judged steps
+    weighs more); `distance_m` is the mean per rollout; episode lengths (s) come from
+    `episode_lengths` of each rollout.
+    """
+    if not records:
+        raise ValueError("summarize_rollouts needs at least one rollout")
+    dt = records[0].dt
+    styles = [r.style for r in records]
+    pooled = SteeringRecord(
+        velocity=np.concatenate([r.velocity for r in records]),
+        target_yaw=np.concatenate([r.target_yaw for r in records]),
+        target_speed=np.concatenate([r.target_speed for r in records]),
+        fell=np.concatenate([r.fell for r in records]),
+        since_change=np.concatenate([r.since_change for r in records]),
+        dt=dt,
+        style=None if any(s is None for s in styles) else np.concatenate(styles),
+    )
+    out = summarize(pooled, settle_seconds, moving_threshold)
+    lengths = np.concatenate([episode_lengths(r.fell) for r in records]) * dt
+    out.update(
+        distance_m=float(np.mean([distance(r) for r in records])),
+        falls=int(pooled.fell.sum()),
+        episode_count=len(lengths),
+        episode_length_mean_s=float(lengths.mean()),
+        episode_length_min_s=float(lengths.min()),
+    )
+    return out

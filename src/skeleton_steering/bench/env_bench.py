@@ -15,12 +15,12 @@ from typing import Any
 import jax
 import mujoco
 import numpy as np
-from mujoco import mjx
 from rich.console import Console
 from rich.table import Table
 
 from skeleton_steering.bench.machine import describe, time_compiled
 from skeleton_steering.env import SteeringEnv
+from skeleton_steering.mjx_import import mjx
 from skeleton_steering.registry import make_env
 
 

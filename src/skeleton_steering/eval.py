@@ -1,0 +1,313 @@
+"""Evaluate a trained steering policy (`python -m skeleton_steering.eval`, `... eval`).
+
+    python -m skeleton_steering.eval --model_path results/runs/seed42/checkpoint_best.msgpack \\
+        --n_steps 2000 [--deterministic] [--record] [--schedule scripted|straight|random] \\
+        [--episodes N] [--seed S] [--settle_seconds S] [--out FILE] [--video_out FILE] \\
+        [--jax_cpu] [--no_progress]
+
+Runs `--episodes` parallel episodes of `--n_steps` control steps under a command schedule
+(`schedules`), with the environment, expert data and networks the checkpoint was trained with,
+and writes the steering metrics as JSON (`--out`, default `results/eval/<checkpoint stem>.json`)
+and every step as CSV beside it (same stem, `.csv`; formats in `eval_output`). Episode i
+starts from reset key i of `--seed`; a fall restarts the episode and is counted.
+`--deterministic` acts with the policy's mean and uses deterministic XLA settings, so the same
+inputs on the same device give byte-identical files; without it actions are sampled from the
+policy's Gaussian. `--record` renders episode 0 to a video (`--video_out`, default: the
+`--out` path with `.mp4`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from skeleton_steering import eval_output, evaluation, schedules, steering_metrics, train
+from skeleton_steering.config import ConfigError
+from skeleton_steering.io_utils import atomic_write_text
+
+DEFAULT_OUT_DIR = Path("results/eval")
+# ProtoMotions' settling window and "moving" speed (see steering_metrics).
+SETTLE_SECONDS = 1.0
+MOVING_THRESHOLD = 0.1
+
+
+class RenderUnavailableError(RuntimeError):
+    """`--record` was asked for but the rendering module cannot be imported."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    model: evaluation.TrainedModel
+    schedule: schedules.Schedule
+    rollout: evaluation.Rollout
+    records: list[steering_metrics.SteeringRecord]
+    summary: dict[str, Any]
+    settle_seconds: float
+
+
+def default_out(model_path: str | Path) -> Path:
+    return DEFAULT_OUT_DIR / f"{Path(model_path).stem}.json"
+
+
+def csv_beside(out: Path) -> Path:
+    """The per-step CSV's path for summary path `out` (same stem, `.csv`)."""
+    csv_path = out.with_suffix(".csv")
+    if csv_path == out:
+        raise ValueError(f"--out {out}: the per-step CSV goes beside the summary as .csv; "
+                         "give the summary another suffix (e.g. .json)")
+    return csv_path
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]eval[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+    )
+
+
+def _warn_outside_training(schedule: schedules.Schedule, model: evaluation.TrainedModel,
+                           console: Console) -> None:
+    lo, hi = model.config.env.command.speed_range
+    s_lo, s_hi = float(schedule.speed.min()), float(schedule.speed.max())
+    if s_lo < lo - 1e-6 or s_hi > hi + 1e-6:
+        console.print(
+            f"[yellow]warning:[/] schedule '{schedule.name}' asks for {s_lo:g}-{s_hi:g} m/s; "
+            f"the policy was trained on {lo:g}-{hi:g} m/s"
+        )
+
+
+def evaluate(
+    model_path: str | Path,
+    *,
+    n_steps: int,
+    schedule: str = "scripted",
+    episodes: int = 1,
+    seed: int = 0,
+    deterministic: bool = True,
+    settle_seconds: float = SETTLE_SECONDS,
+    console: Console | None = None,
+    show_progress: bool = True,
+) -> Evaluation:
+    """Roll the checkpoint's policy out under the schedule and summarize the steering.
+
+    Steps within `settle_seconds` of a command change or a restart are not judged.
+    """
+    console = console or Console(stderr=True)
+    schedules.check_name(schedule)
+    if n_steps < 1 or episodes < 1:
+        raise ValueError(f"n_steps and episodes must be >= 1, got {n_steps} and {episodes}")
+    if settle_seconds < 0:
+        raise ValueError(f"settle_seconds must be >= 0, got {settle_seconds}")
+    model = evaluation.load_model(model_path, console)
+    dt = model.evaluator.env.control_dt
+    sched = schedules.make_schedule(
+        schedule, n_steps, dt, episodes=episodes,
+        command_config=model.config.env.command, seed=seed,
+    )  # fmt: skip
+    _warn_outside_training(sched, model, console)
+    with _progress(console, show_progress) as progress:
+        task = progress.add_task("(the first chunk compiles)", total=n_steps)
+        result = evaluation.rollout(
+            model, sched, seed=seed, deterministic=deterministic,
+            on_progress=lambda done: progress.update(task, completed=done, description=""),
+        )  # fmt: skip
+    records = evaluation.steering_records(result, sched)
+    metrics = steering_metrics.summarize_rollouts(records, settle_seconds, MOVING_THRESHOLD)
+    metrics["nonfinite_steps"] = int(result.nonfinite.sum())
+    metrics["task_reward"] = float(result.task_reward.mean())
+    meta = model.ckpt.meta
+    summary = {
+        "checkpoint": str(model.ckpt.path),
+        "iteration": meta.get("iteration"),
+        "env_steps": meta.get("env_steps"),
+        "env_id": model.config.env_id,
+        "schedule": schedule,
+        "n_steps": n_steps,
+        "episodes": episodes,
+        "seed": seed,
+        "deterministic": deterministic,
+        "control_dt": dt,
+        "settle_seconds": settle_seconds,
+        "criterion": {
+            "speed_tolerance_mps": steering_metrics.SPEED_TOLERANCE,
+            "cos_tolerance": steering_metrics.COS_TOLERANCE,
+            "moving_threshold_mps": MOVING_THRESHOLD,
+        },
+        "metrics": metrics,
+        "per_episode": eval_output.per_episode(records, settle_seconds, MOVING_THRESHOLD),
+    }
+    return Evaluation(model, sched, result, records, summary, settle_seconds)
+
+
+def write_results(ev: Evaluation, out: str | Path, video: Any = None) -> tuple[Path, Path]:
+    """JSON summary at `out` and the per-step CSV beside it, each written atomically."""
+    out = Path(out)
+    csv_path = csv_beside(out)
+    atomic_write_text(
+        csv_path,
+        eval_output.csv_text(ev.records, ev.rollout.task_reward, ev.settle_seconds,
+                             MOVING_THRESHOLD),
+    )
+    summary = dict(ev.summary, csv=csv_path.name)
+    if video is not None:
+        summary["video"] = str(video.path)
+        summary["video_preview"] = None if video.preview_path is None else str(video.preview_path)
+    atomic_write_text(out, eval_output.json_text(summary))
+    return out, csv_path
+
+
+# -- video -------------------------------------------------------------------------------------
+
+
+def _render_module() -> Any:
+    try:
+        from skeleton_steering import render
+    except ImportError as err:
+        raise RenderUnavailableError(
+            f"--record needs skeleton_steering.render, which cannot be imported: {err}"
+        ) from err
+    return render
+
+
+def render_episode0(
+    ev: Evaluation,
+    video_out: str | Path,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    preview: bool = True,
+) -> Any:
+    """Render parallel episode 0 with its commands; returns render's VideoResult.
+
+    One frame per control step by default; a lower `fps` shows the step nearest each frame's
+    time, so the video still plays in real time.
+    """
+    render = _render_module()
+    r = ev.rollout
+    n_steps = r.qpos0.shape[0]
+    control_hz = 1.0 / r.dt
+    fps = control_hz if fps is None else float(fps)
+    if not 0.0 < fps <= control_hz + 1e-9:
+        raise ValueError(f"fps must be in (0, {control_hz:g}] (the control rate), got {fps:g}")
+    times = np.arange(int(np.floor((n_steps - 1) * r.dt * fps + 1e-9)) + 1) / fps
+    steps = np.minimum(np.rint(times / r.dt).astype(int), n_steps - 1)
+    frames = [
+        render.Frame(
+            qpos=np.asarray(r.qpos0[t], np.float64),
+            target_yaw=float(r.target_yaw[0, t]),
+            target_speed=float(r.target_speed[0, t]),
+            velocity_xy=np.asarray(r.velocity[0, t], np.float64),
+            time=float(time),
+        )
+        for time, t in zip(times, steps, strict=True)
+    ]
+    size = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
+    return render.render_video(frames, Path(video_out), fps=fps, preview=preview, **size)
+
+
+def record_video(
+    model_path: Path,
+    out: Path,
+    *,
+    n_steps: int,
+    schedule: str,
+    seed: int,
+    deterministic: bool = True,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    preview: bool = True,
+) -> Path:
+    """Evaluate one episode of the checkpoint and render it to `out`; returns the video path.
+
+    `width`, `height` and `preview` go to `render.render_video` (its defaults when None);
+    `fps` defaults to the control rate (see `render_episode0`).
+    """
+    _render_module()  # fail before the rollout, not after it
+    if deterministic:
+        train.configure_jax(deterministic=True)
+    ev = evaluate(model_path, n_steps=n_steps, schedule=schedule, episodes=1, seed=seed,
+                  deterministic=deterministic)
+    video = render_episode0(ev, out, width=width, height=height, fps=fps, preview=preview)
+    return Path(video.path)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by `python -m skeleton_steering.eval` and `skeleton-steering eval`."""
+    parser.add_argument("--model_path", required=True, help="training checkpoint (.msgpack)")
+    parser.add_argument("--n_steps", type=int, default=2000, help="control steps per episode")
+    parser.add_argument("--schedule", default="scripted",
+                        help=f"command schedule: {', '.join(schedules.SCHEDULES)}")
+    parser.add_argument("--episodes", type=int, default=1, help="parallel episodes")
+    parser.add_argument("--seed", type=int, default=0, help="reset keys, actions, random schedule")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="mean actions, deterministic XLA ops: byte-identical outputs")
+    parser.add_argument("--settle_seconds", type=float, default=SETTLE_SECONDS,
+                        help="steps this long after a command change or restart are not judged")
+    parser.add_argument("--out", default=None,
+                        help=f"summary JSON (default {DEFAULT_OUT_DIR}/<checkpoint stem>.json)")
+    parser.add_argument("--record", action="store_true", help="render episode 0 to a video")
+    parser.add_argument("--video_out", default=None, help="video path (default: --out with .mp4)")
+    parser.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+
+
+def main_from_args(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Run the evaluation from parsed flags; returns the process exit code."""
+    console = console or Console(stderr=True)
+    train.configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu)
+    schedules.check_name(args.schedule)
+    out = Path(args.out) if args.out else default_out(args.model_path)
+    csv_beside(out)  # a bad --out fails before the rollout
+    try:
+        if args.record:
+            _render_module()
+        ev = evaluate(args.model_path, n_steps=args.n_steps, schedule=args.schedule,
+                      episodes=args.episodes, seed=args.seed, deterministic=args.deterministic,
+                      settle_seconds=args.settle_seconds, console=console,
+                      show_progress=not args.no_progress)
+        video = None
+        if args.record:
+            video = render_episode0(ev, args.video_out or out.with_suffix(".mp4"))
+    except RenderUnavailableError as err:
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        return 1
+    json_path, csv_path = write_results(ev, out, video)
+    console.print(eval_output.summary_table(ev.summary))
+    console.print(f"wrote {json_path} and {csv_path}" + (f" and {video.path}" if video else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skeleton_steering.eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        return main_from_args(args, console)
+    except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

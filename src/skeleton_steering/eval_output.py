@@ -1,0 +1,131 @@
+"""What an evaluation writes: a JSON summary, a per-step CSV beside it, a table on the console.
+
+JSON (`results/eval/<stem>.json`): the checkpoint, schedule and settings, the pooled steering
+`metrics` (see `steering_metrics.summarize_rollouts`), one entry per parallel episode, and the
+name of the CSV. Non-finite numbers (e.g. no judged step at all) are written as null.
+
+CSV (same stem, `.csv`), one row per parallel episode and control step:
+
+  episode, step, time_s          parallel episode index, control step, seconds since the start
+  target_heading_deg, target_speed_mps
+                                 the command, heading in the world frame
+  heading_deg, speed_mps         direction and magnitude of the root's planar velocity
+  velocity_x, velocity_y         that velocity, world frame, m/s
+  since_change_s, judged         seconds since the last command change or restart; judged = 1
+                                 once the settling window has passed
+  good, fell                     ProtoMotions' criterion met; the episode ended here
+  style_reward, task_reward      AMP style reward of the step; the env's task reward
+
+Every number is formatted with a fixed precision, so identical rollouts give identical bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from skeleton_steering import steering_metrics
+from skeleton_steering.steering_metrics import SteeringRecord
+
+CSV_COLUMNS = (
+    "episode", "step", "time_s", "target_heading_deg", "target_speed_mps", "heading_deg",
+    "speed_mps", "velocity_x", "velocity_y", "since_change_s", "judged", "good", "fell",
+    "style_reward", "task_reward",
+)  # fmt: skip
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def json_text(summary: dict[str, Any]) -> str:
+    return json.dumps(_finite_or_none(summary), indent=2, allow_nan=False) + "\n"
+
+
+def per_episode(
+    records: Sequence[SteeringRecord], settle_seconds: float, moving_threshold: float
+) -> list[dict[str, Any]]:
+    out = []
+    for e, rec in enumerate(records):
+        lengths = steering_metrics.episode_lengths(rec.fell) * rec.dt
+        out.append({
+            "episode": e,
+            **steering_metrics.summarize(rec, settle_seconds, moving_threshold),
+            "falls": int(rec.fell.sum()),
+            "episode_lengths_s": [round(float(x), 6) for x in lengths],
+        })  # fmt: skip
+    return out
+
+
+def csv_text(
+    records: Sequence[SteeringRecord],
+    task_reward: np.ndarray,
+    settle_seconds: float,
+    moving_threshold: float,
+) -> str:
+    """The per-step CSV; `task_reward` is (episodes, steps)."""
+    buf = io.StringIO()
+    buf.write(",".join(CSV_COLUMNS) + "\n")
+    for e, rec in enumerate(records):
+        good = steering_metrics.good_steps(rec, moving_threshold)
+        judged = rec.since_change >= settle_seconds
+        speed = np.linalg.norm(rec.velocity, axis=-1)
+        heading = np.degrees(np.arctan2(rec.velocity[:, 1], rec.velocity[:, 0]))
+        target = np.degrees(rec.target_yaw)
+        for t in range(len(speed)):
+            buf.write(
+                f"{e},{t},{t * rec.dt:.4f},{target[t]:.3f},{rec.target_speed[t]:.4f},"
+                f"{heading[t]:.3f},{speed[t]:.4f},{rec.velocity[t, 0]:.4f},"
+                f"{rec.velocity[t, 1]:.4f},{rec.since_change[t]:.4f},{int(judged[t])},"
+                f"{int(good[t])},{int(rec.fell[t])},{rec.style[t]:.5f},{task_reward[e, t]:.5f}\n"
+            )
+    return buf.getvalue()
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value}{unit}"
+    return f"{value:.{digits}f}{unit}"
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """The headline numbers as a rich table (of the summary before `json_text`: NaN, not null)."""
+    m = summary["metrics"]
+    table = Table(
+        title=f"{summary['checkpoint']}: schedule '{summary['schedule']}', "
+        f"{summary['episodes']} x {summary['n_steps']} steps",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    settle = summary["settle_seconds"]
+    lengths = (f"{_fmt(m['episode_length_mean_s'], ' s', 1)} / "
+               f"{_fmt(m['episode_length_min_s'], ' s', 1)}")
+    rows = (
+        (f"good steps (after {settle:g} s settling)", _fmt(100.0 * m["success_rate"], " %", 1)),
+        ("judged steps", _fmt(m["judged_steps"])),
+        ("heading error", _fmt(m["heading_error_deg"], " deg", 1)),
+        ("speed error", _fmt(m["speed_error_mps"], " m/s")),
+        ("falls per minute", _fmt(m["falls_per_minute"], "", 2)),
+        ("falls", _fmt(m["falls"])),
+        ("distance per episode", _fmt(m["distance_m"], " m", 1)),
+        ("style reward (mean)", _fmt(m["style_reward"])),
+        ("episode length (mean / min)", lengths),
+    )  # fmt: skip
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

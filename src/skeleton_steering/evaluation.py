@@ -1,0 +1,332 @@
+"""Evaluation rollouts of a trained policy under a command schedule, jitted and batched.
+
+`load_model` restores what a checkpoint needs to be evaluated (policy, observation normalizer,
+discriminator and its feature normalizer) and builds the environment from the checkpoint's own
+config and expert data, the way training built it. `rollout` then runs `episodes` parallel
+episodes (vmapped) for `n_steps` control steps as `lax.scan`s over chunks of steps, with the
+schedule's commands written into the environment state before every step, and returns per-step
+arrays for the metrics (`steering_metrics`), the CSV and the video.
+
+Two things differ from training, both so that the schedule alone decides the commands: the
+environment never resamples a command on its own (its countdown is held far away), and it has
+no time limit (an episode ends only in a fall, after which the environment starts a new one
+from a random expert frame; the schedule's headings then count from the new start heading).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jp
+import numpy as np
+from rich.console import Console
+
+from skeleton_steering import (
+    amp_ppo,
+    checkpoint,
+    commands,
+    losses,
+    normalizer,
+    spatial,
+    steering_metrics,
+    train,
+    train_config,
+)
+from skeleton_steering.config import to_dict
+from skeleton_steering.env import State, SteeringEnv
+from skeleton_steering.expert_data import ExpertData
+from skeleton_steering.registry import make_env
+from skeleton_steering.schedules import Schedule
+from skeleton_steering.train_config import TrainConfig
+
+# Longer than any evaluation: no command resample and no time limit inside one.
+_NEVER = 2**30
+# Steps per compiled scan: long enough that the host loop costs nothing, short enough that the
+# progress bar moves; a run is padded to whole chunks so one compiled program serves any length.
+CHUNK_STEPS = 250
+
+
+class EvalParams(NamedTuple):
+    """The trained arrays an evaluation needs (arguments of the compiled rollout)."""
+
+    policy: Any
+    obs_norm: normalizer.NormalizerState
+    disc: Any
+    disc_norm: normalizer.NormalizerState
+
+
+class StepRecord(NamedTuple):
+    """One control step of every parallel episode (the scan adds a leading time axis)."""
+
+    target_yaw: jax.Array  # (E,) world frame, radians
+    target_speed: jax.Array  # (E,) m/s
+    velocity: jax.Array  # (E, 2) planar root velocity over the step, world frame
+    fell: jax.Array  # (E,) bool: the episode ended early at this step (fall or bad physics)
+    nonfinite: jax.Array  # (E,) bool: the physics state became non-finite
+    style: jax.Array  # (E,) AMP style reward of the step's (s, s')
+    task_reward: jax.Array  # (E,)
+    qpos0: jax.Array  # (nq,) episode 0's generalized positions before the step (for video)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Evaluator:
+    """Environment, networks and the compiled chunk for one trained configuration."""
+
+    env: SteeringEnv
+    learner: amp_ppo.Learner
+    chunk: Any  # jit of `rollout_chunk` with this evaluator bound
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    ckpt: checkpoint.Checkpoint
+    config: TrainConfig
+    evaluator: Evaluator
+    params: EvalParams
+
+
+@dataclasses.dataclass(frozen=True)
+class Rollout:
+    """Host arrays of an evaluation: (E, T, ...) per parallel episode and step."""
+
+    target_yaw: np.ndarray
+    target_speed: np.ndarray
+    velocity: np.ndarray
+    fell: np.ndarray
+    nonfinite: np.ndarray
+    style: np.ndarray
+    task_reward: np.ndarray
+    qpos0: np.ndarray  # (T, nq)
+    dt: float
+
+
+# -- the compiled rollout ----------------------------------------------------------------------
+
+
+def eval_step(
+    ev: Evaluator,
+    params: EvalParams,
+    deterministic: bool,
+    carry: tuple[State, jax.Array, jax.Array],
+    command: tuple[jax.Array, jax.Array],
+) -> tuple[tuple[State, jax.Array, jax.Array], StepRecord]:
+    """Impose this step's command, act, step the env, score the transition's style."""
+    state, start_heading, rng = carry
+    offset, target_speed = command
+    heading = jax.vmap(spatial.heading_of)(state.data.qpos[:, 3:7])
+    target_yaw = commands.wrap_angle(start_heading + offset)
+    info = dict(
+        state.info,
+        target_yaw=target_yaw,
+        target_speed=target_speed,
+        command_steps_left=jp.full_like(state.info["command_steps_left"], _NEVER),
+    )
+    command_obs = jax.vmap(commands.command_obs)(target_yaw, target_speed, heading)
+    obs = jp.concatenate([state.obs[:, : -commands.COMMAND_OBS_SIZE], command_obs], axis=-1)
+    state = state.replace(obs=obs, info=info)
+
+    rng, k_act = jax.random.split(rng)
+    policy = amp_ppo.Policy(ev.learner.config, ev.learner.policy, params.policy, params.obs_norm)
+    nxt = jax.vmap(ev.env.step)(state, policy.act(obs, deterministic, k_act))
+
+    pair = jp.concatenate([state.info["disc_obs"], nxt.info["disc_obs_next"]], axis=-1)
+    d = ev.learner.disc.apply(params.disc, amp_ppo.normalize_pairs(ev.learner, params.disc_norm,
+                                                                    pair))
+    done = nxt.done > 0
+    moved = (nxt.data.qpos[:, 0:2] - state.data.qpos[:, 0:2]) / ev.env.control_dt
+    # A step that ends the episode also resets it, so its end position is gone; its speed
+    # survives in the metrics, and the body's heading stands in for the direction.
+    facing = jp.stack([jp.cos(heading), jp.sin(heading)], axis=-1)
+    velocity = jp.where(done[:, None], nxt.metrics["speed"][:, None] * facing, moved)
+    new_start = jax.vmap(spatial.heading_of)(nxt.data.qpos[:, 3:7])
+    start_heading = jp.where(done, new_start, start_heading)
+    record = StepRecord(
+        target_yaw=target_yaw,
+        target_speed=target_speed,
+        velocity=velocity,
+        fell=nxt.info["terminated"],
+        nonfinite=nxt.metrics["nonfinite"] > 0,
+        style=losses.style_reward(d),
+        task_reward=nxt.reward,
+        qpos0=state.data.qpos[0],
+    )
+    return (nxt, start_heading, rng), record
+
+
+def rollout_chunk(
+    ev: Evaluator,
+    params: EvalParams,
+    carry: tuple[State, jax.Array, jax.Array],
+    heading: jax.Array,
+    speed: jax.Array,
+    deterministic: bool,
+) -> tuple[tuple[State, jax.Array, jax.Array], StepRecord]:
+    """`eval_step` scanned over the time axis of `heading` / `speed` (T, E)."""
+    return jax.lax.scan(
+        lambda c, x: eval_step(ev, params, deterministic, c, x), carry, (heading, speed)
+    )
+
+
+def make_evaluator(config: TrainConfig, expert: ExpertData) -> Evaluator:
+    env_config = dataclasses.replace(config.env, episode_length=_NEVER)
+    env = make_env(config.env_id, env_config, expert.qpos, expert.qvel)
+    learner = amp_ppo.make_learner(env, config)
+    ev = Evaluator(env, learner, None)
+    chunk = jax.jit(
+        lambda params, carry, heading, speed, deterministic: rollout_chunk(
+            ev, params, carry, heading, speed, deterministic
+        ),
+        static_argnums=4,
+    )
+    return dataclasses.replace(ev, chunk=chunk)
+
+
+_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def _evaluator_key(config: TrainConfig, expert: ExpertData) -> str:
+    # Everything that shapes the environment or the networks; params travel as arguments.
+    cfg = {k: v for k, v in to_dict(config).items() if k not in ("seed", "run", "eval", "data")}
+    digest = hashlib.sha1()
+    for arr in (expert.qpos, expert.qvel):
+        digest.update(b"none" if arr is None else np.ascontiguousarray(arr).tobytes())
+    cfg["expert"] = digest.hexdigest()
+    return json.dumps(cfg, sort_keys=True)
+
+
+def evaluator_for(config: TrainConfig, expert: ExpertData) -> Evaluator:
+    """The cached evaluator for this config and expert data, so a process compiles once."""
+    key = _evaluator_key(config, expert)
+    if key not in _EVALUATORS:
+        _EVALUATORS[key] = make_evaluator(config, expert)
+    return _EVALUATORS[key]
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def _check_sizes(ckpt: checkpoint.Checkpoint, env: SteeringEnv, env_id: str) -> None:
+    for field, actual in (
+        ("observation_size", env.observation_size),
+        ("action_size", env.action_size),
+        ("disc_obs_size", env.disc_obs_size),
+    ):
+        stored = ckpt.meta.get(field)
+        if not isinstance(stored, int):
+            raise checkpoint.CheckpointError(
+                f"{ckpt.path}: field 'meta.{field}' is missing or not an integer"
+            )
+        if stored != actual:
+            raise checkpoint.CheckpointError(
+                f"{ckpt.path}: field 'meta.{field}' is {stored}, but the {env_id} environment "
+                f"has {actual}; the checkpoint comes from another version of the environment"
+            )
+
+
+def load_model(model_path: str | Path, console: Console | None = None) -> TrainedModel:
+    """Checkpoint, its config, an environment built from both, and the trained arrays.
+
+    Raises `checkpoint.CheckpointError` (a ValueError naming the file) when the file is
+    missing, unreadable, or was trained on an environment of other sizes.
+    """
+    console = console or Console(stderr=True)
+    ckpt = checkpoint.load(model_path)
+    config = train_config.from_mapping(ckpt.config, source=f"{ckpt.path} (stored config)")
+    # The run directory is where training put its default expert data.
+    expert = train.resolve_expert(config, ckpt.path.parent, console)
+    ev = evaluator_for(config, expert)
+    _check_sizes(ckpt, ev.env, config.env_id)
+    policy = amp_ppo.load_policy(ckpt)
+    disc_template = ev.learner.disc.init(
+        jax.random.PRNGKey(0), jp.zeros((1, 2 * ev.env.disc_obs_size))
+    )
+    disc = checkpoint.restore(disc_template, ckpt, prefix=".disc_params")
+    disc_norm = checkpoint.restore(
+        normalizer.init(ev.env.disc_obs_size), ckpt, prefix=".disc_norm"
+    )
+    params = EvalParams(policy.params, policy.obs_norm, disc, disc_norm)
+    return TrainedModel(ckpt, config, ev, jax.tree.map(jp.asarray, params))
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+def _padded(x: np.ndarray, length: int) -> np.ndarray:
+    """(E, T) -> (length, E): time-major, the last step repeated to fill."""
+    pad = length - x.shape[1]
+    return np.concatenate([x, np.repeat(x[:, -1:], pad, axis=1)], axis=1).T
+
+
+def rollout(
+    model: TrainedModel,
+    schedule: Schedule,
+    *,
+    seed: int,
+    deterministic: bool,
+    on_progress: Callable[[int], None] | None = None,
+) -> Rollout:
+    """Run the schedule's episodes in parallel; each starts from its own reset key.
+
+    `deterministic`: the policy's mean action; otherwise actions are sampled from its
+    Gaussian with a key drawn from `seed`. `on_progress(steps_done)` is called after each chunk.
+    """
+    ev = model.evaluator
+    episodes, n_steps = schedule.heading.shape
+    chunk = min(n_steps, CHUNK_STEPS)
+    total = -(-n_steps // chunk) * chunk
+    heading = _padded(schedule.heading, total)
+    speed = _padded(schedule.speed, total)
+
+    k_reset, k_act = jax.random.split(jax.random.PRNGKey(seed))
+    state = ev.learner.reset_batch(jax.random.split(k_reset, episodes))
+    start_heading = jax.vmap(spatial.heading_of)(state.data.qpos[:, 3:7])
+    carry = (state, start_heading, k_act)
+    parts = []
+    for t0 in range(0, total, chunk):
+        carry, rec = ev.chunk(
+            model.params, carry, heading[t0 : t0 + chunk], speed[t0 : t0 + chunk], deterministic
+        )
+        parts.append(jax.device_get(rec))
+        if on_progress is not None:
+            on_progress(min(t0 + chunk, n_steps))
+    rec = jax.tree.map(lambda *xs: np.concatenate(xs)[:n_steps], *parts)
+
+    def per_episode(x: np.ndarray) -> np.ndarray:
+        return np.swapaxes(x, 0, 1)
+
+    return Rollout(
+        target_yaw=per_episode(rec.target_yaw),
+        target_speed=per_episode(rec.target_speed),
+        velocity=per_episode(rec.velocity),
+        fell=per_episode(rec.fell),
+        nonfinite=per_episode(rec.nonfinite),
+        style=per_episode(rec.style),
+        task_reward=per_episode(rec.task_reward),
+        qpos0=rec.qpos0,
+        dt=ev.env.control_dt,
+    )
+
+
+def steering_records(result: Rollout, schedule: Schedule) -> list[steering_metrics.SteeringRecord]:
+    """One `SteeringRecord` per parallel episode, settling clocks restarted at falls."""
+    changed = schedule.changed
+    return [
+        steering_metrics.SteeringRecord(
+            velocity=result.velocity[e].astype(np.float64),
+            target_yaw=result.target_yaw[e].astype(np.float64),
+            target_speed=result.target_speed[e].astype(np.float64),
+            fell=result.fell[e],
+            since_change=steering_metrics.seconds_since_change(
+                changed[e], result.fell[e], result.dt
+            ),
+            dt=result.dt,
+            style=result.style[e].astype(np.float64),
+        )
+        for e in range(result.fell.shape[0])
+    ]

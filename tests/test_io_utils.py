@@ -1,0 +1,35 @@
+"""Atomic writes: all or nothing, and ordinary file permissions."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from skeleton_steering.io_utils import atomic_write, atomic_write_text
+
+
+def test_atomic_write_replaces_the_file_with_ordinary_permissions(tmp_path):
+    target = tmp_path / "sub" / "out.json"
+    atomic_write_text(target, "first")
+    atomic_write_text(target, "second")
+    assert target.read_text() == "second"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in target.parent.iterdir()] == ["out.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
+    target = tmp_path / "out.bin"
+    atomic_write_text(target, "old")
+
+    def fail(fh):
+        fh.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, fail)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
