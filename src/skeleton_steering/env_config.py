@@ -61,6 +61,7 @@ class RewardConfig:
             "tracking_velocity": 1.0,
             "lateral_velocity": -0.2,
             "facing": 0.2,
+            "alive": 1.0,
         }
     )
 
