@@ -18,24 +18,34 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 system-deps:
 	@sh scripts/install_system_deps.sh || echo "(continuing: all but video rendering works)"
 
-# The data chain on the bundled synthetic sample clips, then the environment started from them.
+# The whole workflow (data chain, training, eval, videos, report; Snakefile) on the default
+# config: the bundled synthetic sample, two seeds, a budget for a 2-core CPU. The venv's bin
+# goes first on PATH, so every rule finds `skeleton-steering`.
 demo: $(VENV)/.installed system-deps
-	$(BIN)/skeleton-steering sample-kit --out results/sample_kit
-	$(BIN)/skeleton-steering extract --kit-root results/sample_kit --out results/expert_dataset
-	$(BIN)/skeleton-steering retarget --manifest results/expert_dataset/manifest.json \
-		--out results/kit_expert_traj.npz
-	$(BIN)/skeleton-steering cache --trajectory results/kit_expert_traj.npz --out results/cache
-	$(BIN)/skeleton-steering demo --cache results/cache --out results/demo
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2
 
 test: $(VENV)/.installed system-deps
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest
 
 test-slow: $(VENV)/.installed system-deps
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m "slow and not cluster"
 
 bench-env: $(VENV)/.installed
 	$(BIN)/skeleton-steering bench env --batch 64 256 --steps 50
 
 clean-venv:
 	rm -rf $(VENV)
+
+# A single-node SLURM cluster on this machine (needs root; installs Debian's slurm-wlm,
+# slurmdbd, munge and mariadb-server when missing) and the slow tests that submit to it.
+# The tests start the cluster and stop it afterwards; cluster-up/-down keep one running by hand.
+.PHONY: cluster-test cluster-up cluster-down
+cluster-test: $(VENV)/.installed system-deps
+	$(BIN)/python -m pytest -m cluster tests/cluster
+
+cluster-up:
+	@tests/cluster/start_slurm.sh
+
+cluster-down:
+	@tests/cluster/stop_slurm.sh

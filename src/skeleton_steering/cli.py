@@ -93,6 +93,13 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     data_cli.add_parsers(sub)
 
 
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    from skeleton_steering.report import add_arguments
+
+    report = sub.add_parser("report", help="all seeds side by side: curves, eval table, videos")
+    add_arguments(report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skeleton-steering", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_eval(sub)
     _add_render(sub)
+    _add_report(sub)
     return parser
 
 
@@ -144,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from skeleton_steering.bench import render_bench
 
             render_bench.run(args.frames, args.width, args.height, console)
+        elif args.command == "report":
+            from skeleton_steering import report
+
+            return report.main_from_args(args, console)
         elif args.command == "render":
             from skeleton_steering import render_cli
 

@@ -219,8 +219,8 @@ def _prepare_state(
                 "to continue that run, or choose another --run_dir"
             )
         return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
-    if existing is None:
-        raise checkpoint.CheckpointError(f"--resume: no checkpoint in {run_dir} to resume from")
+    if existing is None:  # e.g. a retried job whose first attempt died before its first save
+        return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
     ckpt = checkpoint.load(existing)
     saved = train_config.from_mapping(ckpt.config, source=f"{existing} (stored config)")
     differ = train_config.resume_mismatches(saved, config)
@@ -268,6 +268,9 @@ def run(
     learner = compiled.learner
     env = learner.env
 
+    nothing_saved = checkpoint.newest(run_dir) is None
+    if resume and nothing_saved:
+        console.print(f"--resume: no checkpoint in {run_dir} yet; starting at iteration 0")
     state, meta = _prepare_state(compiled, config, run_dir, resume, demo)
     start_iteration = int(state.iteration)
     batch = config.ppo.batch_size
@@ -282,8 +285,9 @@ def run(
         compiled.compile_s = time.perf_counter() - t0
         console.print(f"compiled in {compiled.compile_s:.0f} s")
 
+    # Resuming from nothing still truncates what an earlier attempt logged after iteration 0.
     log = MetricsLog(run_dir, start_iteration if resume else None, start_iteration * batch)
-    if not resume:
+    if not resume or nothing_saved:
         log.line(f"run_dir {run_dir} | env_id {config.env_id} | seed {config.seed} | "
                  f"expert data: {expert.source}")
 

@@ -1,0 +1,166 @@
+"""`skeleton-steering report`: all seeds side by side in one folder.
+
+    skeleton-steering report --runs results/runs/seed42 results/runs/seed43 \\
+        --evals results/eval/seed42.json results/eval/seed43.json \\
+        --videos results/videos/seed42.mp4 results/videos/seed43.mp4 \\
+        --previews results/videos/seed42.gif results/videos/seed43.gif --out results/report
+
+The folder gets `index.html` (runs, learning curves, evaluation table, videos),
+`learning_curves.svg` (return, task reward, style reward and episode length against env
+steps: every seed, their mean and spread), `eval_metrics.csv` (mean, std and each seed),
+`training_curves.csv` (the mean and std behind the figure) and `videos/` (copies of the
+videos and previews, so the folder can be moved or zipped on its own). Evals, videos and
+previews pair with runs by position. The folder is built beside the target and swapped in
+whole, so a failed report never leaves half a folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from skeleton_steering import report_data, report_html, report_plot
+from skeleton_steering.io_utils import atomic_write_text
+
+CURVES_NAME = "learning_curves.svg"
+CURVES_CSV = "training_curves.csv"
+EVAL_CSV = "eval_metrics.csv"
+INDEX = "index.html"
+VIDEO_DIR = "videos"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs", nargs="+", required=True, help="training run directories (each with metrics.csv)"
+    )
+    parser.add_argument(
+        "--evals", nargs="*", default=[], help="eval summary JSON per run, same order as --runs"
+    )
+    parser.add_argument(
+        "--videos", nargs="*", default=[], help="video per run, same order as --runs"
+    )
+    parser.add_argument(
+        "--previews", nargs="*", default=[], help="GIF preview per run, same order as --runs"
+    )
+    parser.add_argument("--out", default="results/report", help="report folder")
+    parser.add_argument("--title", default="SkeletonSteering: seeds side by side")
+
+
+def _check_pairing(name: str, items: Sequence[str], runs: Sequence[str]) -> None:
+    if items and len(items) != len(runs):
+        raise report_data.ReportInputError(
+            f"--{name}: {len(items)} given for {len(runs)} runs; give one per run, in the "
+            "order of --runs"
+        )
+    for item in items:
+        if not Path(item).is_file():
+            raise report_data.ReportInputError(f"--{name}: {item} not found")
+
+
+def _curves_csv(curves: Sequence[report_data.Curve]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["metric", "env_steps", "mean", "std", "runs"])
+    for c in curves:
+        for i, step in enumerate(c.steps):
+            if not math.isfinite(c.mean[i]):
+                continue
+            n = sum(1 for v in c.per_run.values() if math.isfinite(v[i]))
+            std = repr(float(c.std[i])) if math.isfinite(c.std[i]) else ""
+            writer.writerow([c.metric, int(step), repr(float(c.mean[i])), std, n])
+    return buf.getvalue()
+
+
+def _copy(src: str, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap_in(built: Path, out: Path) -> None:
+    """Replace `out` with `built` (both in one parent folder, so the renames are atomic)."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+    os.replace(built, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build(
+    runs: Sequence[str],
+    evals: Sequence[str],
+    videos: Sequence[str],
+    previews: Sequence[str],
+    out: str | Path,
+    title: str,
+    console: Console | None = None,
+) -> Path:
+    """Write the report folder `out`; returns the path of its index.html."""
+    console = console or Console(stderr=True)
+    out = Path(out)
+    for name, items in (("evals", evals), ("videos", videos), ("previews", previews)):
+        _check_pairing(name, items, runs)
+    loaded = [report_data.read_run(r) for r in runs]
+    labels = [r.label for r in loaded]
+    if len(set(labels)) != len(labels):
+        raise report_data.ReportInputError(
+            f"--runs: run directory names must differ (they label the seeds): {labels}"
+        )
+    curves = [c for m in report_data.CURVES if (c := report_data.curve(loaded, m)) is not None]
+    table = None
+    if evals:
+        table = report_data.eval_table(labels, [report_data.read_eval(e) for e in evals])
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the report is to be shared
+    try:
+        files = [CURVES_NAME, CURVES_CSV]
+        atomic_write_text(work / CURVES_NAME, report_plot.learning_curves_svg(curves))
+        atomic_write_text(work / CURVES_CSV, _curves_csv(curves))
+        if table is not None:
+            atomic_write_text(work / EVAL_CSV, report_data.eval_table_csv(table))
+            files.append(EVAL_CSV)
+        entries = []
+        for i, label in enumerate(labels):
+            video = preview = None
+            if videos:
+                video = f"{VIDEO_DIR}/{label}{Path(videos[i]).suffix}"
+                _copy(videos[i], work / video)
+            if previews:
+                preview = f"{VIDEO_DIR}/{label}{Path(previews[i]).suffix}"
+                _copy(previews[i], work / preview)
+            if video or preview:
+                entries.append(report_html.VideoEntry(label, video, preview))
+        page = report_html.index_html(title, loaded, CURVES_NAME, table, entries, files)
+        atomic_write_text(work / INDEX, page)
+        _swap_in(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    console.print(
+        f"report: {len(loaded)} runs, {len(curves)} curves, "
+        f"{len(table.metrics) if table else 0} eval metrics -> {out / INDEX}"
+    )
+    return out / INDEX
+
+
+def main_from_args(args: argparse.Namespace, console: Console | None = None) -> int:
+    build(args.runs, args.evals, args.videos, args.previews, args.out, args.title, console)
+    return 0

@@ -1,0 +1,206 @@
+"""What the report shows, as numbers: learning curves across seeds and the evaluation table.
+
+Learning curves come from each run's `metrics.csv` (one row per training iteration, columns
+`iteration, env_steps, wall_s, <metric>...`; see `train_log`). Seeds are put on one env-step
+grid (the union of their steps, each seed linearly interpolated inside its own range only), and
+the mean and the sample standard deviation (ddof 1) across the seeds present at a step are
+taken there. Rows where a metric is NaN (e.g. `episode_return` in an iteration where no
+episode ended) are skipped before interpolating.
+
+The evaluation table comes from each seed's eval summary JSON: its `metrics` mapping (or the
+whole file when there is none), nested numbers flattened to dotted keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skeleton_steering.train_log import CSV_NAME
+
+# Learning-curve panels: metrics.csv column -> axis label.
+CURVES = {
+    "episode_return": "episode return",
+    "task_reward": "task reward (per step)",
+    "style_reward": "style reward (per step)",
+    "episode_length": "episode length (control steps)",
+}
+
+# Evaluation metrics in reading order, with labels; keys not listed follow in file order.
+EVAL_LABELS = {
+    "success_rate": "good steps (share, after settling)",
+    "heading_error_deg": "heading error (deg)",
+    "speed_error_mps": "speed error (m/s)",
+    "falls_per_minute": "falls per minute",
+    "falls": "falls",
+    "distance_m": "distance per episode (m)",
+    "style_reward": "style reward (mean)",
+    "episode_length_mean_s": "episode length, mean (s)",
+    "episode_length_min_s": "episode length, min (s)",
+    "judged_steps": "judged steps",
+    "task_reward": "task reward (mean per step)",
+    "episode_count": "episodes (a fall starts a new one)",
+    "nonfinite_steps": "non-finite physics steps",
+}
+
+
+class ReportInputError(ValueError):
+    """A run directory, metrics file or eval summary is missing or unreadable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    label: str  # e.g. "seed42" (the run directory's name)
+    steps: np.ndarray  # env steps per training iteration
+    columns: dict[str, np.ndarray]  # metric -> values per iteration (NaN where absent)
+    wall_s: float  # training seconds at the last row
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    metric: str
+    steps: np.ndarray  # the common env-step grid
+    per_run: dict[str, np.ndarray]  # label -> values on the grid (NaN outside that run)
+    mean: np.ndarray
+    std: np.ndarray  # NaN where fewer than two runs have a value
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalTable:
+    labels: list[str]  # run labels, one column each
+    metrics: list[str]  # row keys
+    values: dict[str, dict[str, float]]  # metric -> label -> value (NaN when missing)
+
+    def mean(self, metric: str) -> float:
+        vals = [v for v in self.values[metric].values() if math.isfinite(v)]
+        return float(np.mean(vals)) if vals else math.nan
+
+    def std(self, metric: str) -> float:
+        vals = [v for v in self.values[metric].values() if math.isfinite(v)]
+        if len(vals) < 2:
+            return math.nan
+        std = float(np.std(vals, ddof=1))
+        # Seeds that agree up to float rounding (0.3 vs 0.30000000000000004) show 0.
+        return 0.0 if std <= 1e-12 * max(abs(float(np.mean(vals))), 1.0) else std
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def read_run(run_dir: str | Path) -> Run:
+    """A run's metrics.csv; `ReportInputError` names the file and what is wrong."""
+    run_dir = Path(run_dir)
+    path = run_dir / CSV_NAME
+    if not path.is_file():
+        raise ReportInputError(f"{path}: no metrics file (has this run trained yet?)")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "env_steps" not in reader.fieldnames:
+            raise ReportInputError(f"{path}: not a training metrics file (no 'env_steps' column)")
+        rows = list(reader)
+    if not rows:
+        raise ReportInputError(f"{path}: holds no training iteration yet")
+    names = [n for n in reader.fieldnames if n not in ("iteration", "env_steps")]
+    columns = {n: np.array([_float(r.get(n) or "nan") for r in rows]) for n in names}
+    steps = np.array([_float(r["env_steps"]) for r in rows])
+    wall = columns.get("wall_s", np.array([math.nan]))
+    return Run(run_dir.name, steps, columns, float(wall[-1]))
+
+
+def curve(runs: Sequence[Run], metric: str) -> Curve | None:
+    """`metric` of every run on a common env-step grid, with mean and spread; None when no
+    run has a finite value of it."""
+    per_run: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for run in runs:
+        values = run.columns.get(metric)
+        if values is None:
+            continue
+        ok = np.isfinite(values) & np.isfinite(run.steps)
+        if ok.any():
+            order = np.argsort(run.steps[ok], kind="stable")
+            per_run[run.label] = (run.steps[ok][order], values[ok][order])
+    if not per_run:
+        return None
+    grid = np.unique(np.concatenate([s for s, _ in per_run.values()]))
+    on_grid = {}
+    for label, (steps, values) in per_run.items():
+        inside = (grid >= steps[0]) & (grid <= steps[-1])
+        out = np.full(grid.shape, np.nan)
+        out[inside] = np.interp(grid[inside], steps, values)
+        on_grid[label] = out
+    stack = np.stack(list(on_grid.values()))
+    count = np.isfinite(stack).sum(axis=0)
+    total = np.where(np.isfinite(stack), stack, 0.0).sum(axis=0)
+    mean = total / np.maximum(count, 1)
+    mean[count == 0] = np.nan
+    dev = np.where(np.isfinite(stack), (stack - mean) ** 2, 0.0).sum(axis=0)
+    std = np.sqrt(dev / np.maximum(count - 1, 1))
+    std[count < 2] = np.nan
+    return Curve(metric, grid, on_grid, mean, std)
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, float]) -> None:
+    if isinstance(value, int | float):  # bool too: a flag counts as 0 or 1
+        out[prefix] = float(value)
+    elif value is None:
+        out[prefix] = math.nan  # the eval writes non-finite numbers as null
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+
+
+def read_eval(path: str | Path) -> dict[str, float]:
+    """The numeric metrics of one eval summary JSON, flattened to dotted keys."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReportInputError(f"{path}: eval summary not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ReportInputError(f"{path}: not valid JSON: {err}") from err
+    if not isinstance(data, Mapping):
+        raise ReportInputError(f"{path}: expected a JSON object at the top level")
+    source = data["metrics"] if isinstance(data.get("metrics"), Mapping) else data
+    out: dict[str, float] = {}
+    _flatten(source, "", out)
+    if not out:
+        raise ReportInputError(f"{path}: holds no numeric metric")
+    return out
+
+
+def eval_table(labels: Sequence[str], summaries: Sequence[Mapping[str, float]]) -> EvalTable:
+    """Rows: known metrics first (EVAL_LABELS order), then the others in first-seen order."""
+    seen: list[str] = []
+    for summary in summaries:
+        seen += [k for k in summary if k not in seen]
+    metrics = [k for k in EVAL_LABELS if k in seen] + [k for k in seen if k not in EVAL_LABELS]
+    values = {
+        m: {label: float(s.get(m, math.nan)) for label, s in zip(labels, summaries, strict=True)}
+        for m in metrics
+    }
+    return EvalTable(list(labels), metrics, values)
+
+
+def eval_table_csv(table: EvalTable) -> str:
+    """metric, mean, std, then one column per run (empty cell: not a number)."""
+
+    def cell(v: float) -> str:
+        return repr(v) if math.isfinite(v) else ""
+
+    lines = [",".join(["metric", "mean", "std", *table.labels])]
+    for m in table.metrics:
+        row = [m, cell(table.mean(m)), cell(table.std(m))]
+        row += [cell(table.values[m][label]) for label in table.labels]
+        lines.append(",".join(row))
+    return "\n".join(lines) + "\n"

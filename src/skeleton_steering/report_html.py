@@ -1,0 +1,139 @@
+"""The report's index.html: one static page, no scripts, every link relative to the page.
+
+Sections: the runs (seed, env steps, training time, last episode return), the learning curves
+(an SVG beside the page), the evaluation table (mean and std across seeds, then per seed) and
+the videos (`<video>` with the GIF preview under it). Every value is escaped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from skeleton_steering.report_data import EVAL_LABELS, EvalTable, Run
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f0f0f0; }
+.videos { display: flex; flex-wrap: wrap; gap: 1.5em; }
+figure { margin: 0; }
+video, .preview { max-width: 32em; display: block; }
+.preview { margin-top: 0.5em; }
+.note { color: #666; font-size: 0.9em; }
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoEntry:
+    label: str
+    video: str | None  # path relative to index.html
+    preview: str | None
+
+
+def _num(value: float, digits: int = 4) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}"
+
+
+def _runs_table(runs: Sequence[Run]) -> str:
+    rows = []
+    for run in runs:
+        ret = run.columns.get("episode_return")
+        last = math.nan
+        if ret is not None:
+            finite = ret[np.isfinite(ret)]
+            last = float(finite[-1]) if finite.size else math.nan
+        rows.append(
+            f"<tr><td>{html.escape(run.label)}</td><td>{len(run.steps)}</td>"
+            f"<td>{int(run.steps[-1]):,}</td><td>{_num(run.wall_s)}</td>"
+            f"<td>{_num(last)}</td></tr>"
+        )
+    head = (
+        "<tr><th>run</th><th>iterations</th><th>env steps</th><th>training s</th>"
+        "<th>last episode return</th></tr>"
+    )
+    return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _eval_table(table: EvalTable) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in table.labels)
+    rows = []
+    for m in table.metrics:
+        label = EVAL_LABELS.get(m, m)
+        cells = "".join(f"<td>{_num(table.values[m][lb])}</td>" for lb in table.labels)
+        rows.append(
+            f'<tr><td title="{html.escape(m)}">{html.escape(label)}</td>'
+            f"<td>{_num(table.mean(m))}</td><td>{_num(table.std(m))}</td>{cells}</tr>"
+        )
+    return (
+        f"<table><thead><tr><th>metric</th><th>mean</th><th>std</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _videos(videos: Sequence[VideoEntry]) -> str:
+    items = []
+    for v in videos:
+        parts = [f"<figcaption>{html.escape(v.label)}</figcaption>"]
+        if v.video:
+            src = html.escape(v.video, quote=True)
+            parts.append(
+                f'<video controls preload="metadata" src="{src}">'
+                f'<a href="{src}">{html.escape(v.video)}</a></video>'
+            )
+        if v.preview:
+            src = html.escape(v.preview, quote=True)
+            alt = f"preview of {html.escape(v.label)}"
+            parts.append(f'<img class="preview" src="{src}" alt="{alt}">')
+        items.append(f"<figure>{''.join(parts)}</figure>")
+    return f'<div class="videos">{"".join(items)}</div>'
+
+
+def index_html(
+    title: str,
+    runs: Sequence[Run],
+    curves_svg: str | None,
+    table: EvalTable | None,
+    videos: Sequence[VideoEntry],
+    files: Sequence[str],
+) -> str:
+    """The page; `curves_svg` and `files` are paths relative to it."""
+    sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _runs_table(runs)]
+    if curves_svg:
+        sections += [
+            "<h2>Learning curves</h2>",
+            '<p class="note">Thin lines: one per seed. Bold: mean across seeds; shaded: mean '
+            "± one standard deviation (where at least two seeds have a value).</p>",
+            f'<img src="{html.escape(curves_svg, quote=True)}" alt="learning curves" '
+            'style="max-width:100%">',
+        ]
+    if table is not None:
+        sections += [
+            "<h2>Evaluation</h2>",
+            '<p class="note">Mean and sample standard deviation across seeds, then each '
+            "seed. Hover a metric for its key in the eval JSON.</p>",
+            _eval_table(table),
+        ]
+    if videos:
+        sections += ["<h2>Videos</h2>", _videos(videos)]
+    if files:
+        links = "".join(
+            f'<li><a href="{html.escape(f, quote=True)}">{html.escape(f)}</a></li>' for f in files
+        )
+        sections += ["<h2>Files</h2>", f"<ul>{links}</ul>"]
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )

@@ -1,0 +1,205 @@
+# Config validation, software deployment and the helpers every stage uses.
+
+import json
+import shlex
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+
+def _validate_config() -> None:
+    """Check the config against the schema and fill in its defaults. A bad value is reported
+    in one line naming the key, instead of the validator's dump of the whole schema."""
+    try:
+        validate(config, schema="../schemas/config.schema.yaml")
+    except WorkflowError as err:
+        cause = err.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        path = ".".join(str(p) for p in cause.absolute_path)
+        where = f" at '{path}'" if path else ""
+        raise WorkflowError(
+            f"invalid config{where}: {cause.message} "
+            "(every key is described in workflow/schemas/config.schema.yaml)"
+        ) from None
+
+
+_validate_config()
+
+
+# A registry URI or a local .sif; with `--sdm apptainer` each job runs in it. Empty: none.
+container: config["container"]
+
+
+wildcard_constraints:
+    seed=r"\d+",
+
+
+# The `gpu` limit of profiles/default (one GPU here) counts jobs running on this machine; on a
+# cluster each submitted job gets its own GPU, so the limit must not throttle submissions.
+resource_scopes:
+    gpu="local",
+
+
+CONDA_ENV = "../../envs/skeleton-steering.yaml"
+SAMPLE_KIT = "results/sample_kit"
+
+
+def _shell_exports() -> str:
+    """Environment every job starts with (inside a container too, since it is in the command).
+
+    A shared persistent compilation cache lets the second seed, eval and render reuse the
+    XLA executables the first job compiled; with use_gpu false JAX stays on the CPU even
+    where a GPU build is installed.
+    """
+    exports = []
+    if config["jax_cache_dir"]:
+        cache = Path(config["jax_cache_dir"]).expanduser()
+        exports.append(f"export JAX_COMPILATION_CACHE_DIR={shlex.quote(str(cache))}")
+    if not config["use_gpu"]:
+        exports.append("export JAX_PLATFORMS=cpu")
+    return "".join(f"{e}; " for e in exports)
+
+
+shell.prefix(f"set -euo pipefail; {_shell_exports()}")
+
+
+# -- targets ------------------------------------------------------------------------------
+
+
+def all_targets() -> list[str]:
+    """What a plain `snakemake` builds (the `all` target): every configured seed evaluated
+    and rendered, and the report that puts them side by side."""
+    seeds = config["seeds"]
+    return [
+        *expand("results/eval/seed{seed}.json", seed=seeds),
+        *expand("results/videos/seed{seed}.mp4", seed=seeds),
+        "results/report",
+    ]
+
+
+# -- resources ----------------------------------------------------------------------------
+
+
+def threads_of(rule_name: str) -> int:
+    return config["resources"][rule_name]["threads"]
+
+
+def mem_mb_of(rule_name: str) -> int:
+    return config["resources"][rule_name]["mem_mb"]
+
+
+def runtime_of(rule_name: str) -> int:
+    return config["resources"][rule_name]["runtime"]
+
+
+def gpus() -> int:
+    """GPUs a train/eval/render job asks for: the local profile's `gpu` limit queues them,
+    and the SLURM executor turns the resource into `--gpus`."""
+    return 1 if config["use_gpu"] else 0
+
+
+# -- data ---------------------------------------------------------------------------------
+
+
+def kit_root() -> str:
+    """The configured AMASS KIT folder, or the generated sample clips when none is set."""
+    return config["kit_root"] or SAMPLE_KIT
+
+
+def extract_flags() -> str:
+    ext = config["extract"]
+    flags = [
+        "--include",
+        *ext["include"],
+        "--min-duration",
+        str(ext["min_duration"]),
+        "--max-duration",
+        str(ext["max_duration"]),
+        "--min-rate",
+        str(ext["min_rate"]),
+        "--max-rate",
+        str(ext["max_rate"]),
+    ]
+    if ext["exclude"]:
+        flags += ["--exclude", *ext["exclude"]]
+    if ext["link"]:
+        flags.append("--link")
+    return shlex.join(flags)
+
+
+def retarget_settings() -> str:
+    """The retarget section as one line of YAML, written beside the trajectory for
+    `retarget --config` (so the settings used stay on disk with the result)."""
+    return json.dumps(config["retarget"], sort_keys=True)
+
+
+# -- training -----------------------------------------------------------------------------
+
+
+def run_dir(wildcards) -> str:
+    return f"results/runs/seed{wildcards.seed}"
+
+
+def train_overrides(wildcards, input) -> str:
+    """`section.key=value` arguments: the workflow's cache and budget, then the config's
+    own overrides (values as YAML flow, which is how the train CLI parses them)."""
+    items = [
+        f"data.cache_dir={Path(input.traj).parent}",
+        f"run.iterations={config['train']['iterations']}",
+    ]
+    for key, value in config["train"]["overrides"].items():
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+        items.append(f"{key}={text.removesuffix('...').strip()}")
+    return shlex.join(items)
+
+
+def train_flags() -> str:
+    """Flags of every training attempt. A retry adds `--resume` in the rule itself (only
+    resources see the attempt number), so the job continues from the newest checkpoint its
+    failed attempt left instead of refusing to overwrite it; `train.resume` asks for that on
+    the first attempt too."""
+    flags = ["--no_progress"]
+    if config["train"]["resume"]:
+        flags.append("--resume")
+    if config["train"]["deterministic"]:
+        flags.append("--deterministic")
+    if not config["use_gpu"]:
+        flags.append("--jax_cpu")
+    return " ".join(flags)
+
+
+def checkpoint_path(wildcards) -> str:
+    """The checkpoint eval and render load: the best periodic evaluation, or the last one."""
+    if config["eval"]["checkpoint"] == "best":
+        name = "checkpoint_best.msgpack"
+    else:
+        name = f"checkpoint_{config['train']['iterations']:06d}.msgpack"
+    return f"{run_dir(wildcards)}/{name}"
+
+
+def schedule_flag(section: str) -> str:
+    name = config[section]["schedule"]
+    return f"--schedule {shlex.quote(name)}" if name else ""
+
+
+def eval_flags() -> str:
+    ev = config["eval"]
+    flags = f"--n_steps {ev['n_steps']} --episodes {ev['episodes']} --seed {ev['seed']}"
+    flags += " --no_progress"
+    if ev["deterministic"]:
+        flags += " --deterministic"
+    return f"{flags} {schedule_flag('eval')}".strip()
+
+
+def render_flags() -> str:
+    rd = config["render"]
+    return f"--n_steps {rd['n_steps']} --seed {rd['seed']} {schedule_flag('render')}".strip()
+
+
+def render_env() -> str:
+    gl = config["render"]["mujoco_gl"]
+    return f"MUJOCO_GL={gl} " if gl else ""
