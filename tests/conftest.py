@@ -11,10 +11,9 @@ import jax
 import numpy as np
 import pytest
 
+from env_batch import BATCH
 from skeleton_steering import model
 from skeleton_steering.registry import make_env
-
-BATCH = 4
 
 
 def expert_frames() -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mujoco import mjx
 
-from conftest import BATCH
+from env_batch import BATCH
 from skeleton_steering import rewards, spatial
 from skeleton_steering.config import ConfigError, from_dict
 from skeleton_steering.env import ExpertFramesError
