@@ -47,3 +47,14 @@ def batched(env):
 def start_state(batched):
     reset, _ = batched
     return reset(jax.random.split(jax.random.PRNGKey(0), BATCH))
+
+
+@pytest.fixture(scope="session")
+def deterministic_jax():
+    """--deterministic settings for the session (set once: they are part of jit's cache key)."""
+    from skeleton_steering import train
+
+    before = jax.config.jax_default_matmul_precision
+    train.configure_jax(deterministic=True)
+    yield
+    jax.config.update("jax_default_matmul_precision", before)

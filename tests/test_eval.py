@@ -17,7 +17,6 @@ import types
 from pathlib import Path
 
 import flax.serialization
-import jax
 import numpy as np
 import pytest
 
@@ -26,29 +25,16 @@ from skeleton_steering import cli, eval_output, schedules, train, train_config
 from skeleton_steering import eval as eval_cli
 from skeleton_steering.config import read_yaml
 from skeleton_steering.env_config import CommandConfig
+from tiny_training import TINY as SHARED_TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "ppo": {"num_envs": 8, "rollout_length": 8, "num_minibatches": 2, "epochs": 2},
-    "amp": {"num_minibatches": 2, "replay_capacity": 256},
-    "network": {"policy_hidden": [32, 32], "value_hidden": [32, 32], "disc_hidden": [32, 32]},
-    "eval": {"every": 2, "steps": 20, "heading_offsets_deg": [0.0, 90.0], "speeds": [1.0]},
-    "run": {"iterations": 1, "log_every": 1, "checkpoint_every": 1},
-}
+TINY = {**SHARED_TINY, "run": {"iterations": 1, "log_every": 1, "checkpoint_every": 1}}
 DT = 0.02
 N_STEPS = 250  # covers the scripted schedule's first turn, at step 200
 EPISODES = 2
 # A policy trained for one iteration falls within a second; a short settling window leaves
 # judged steps to check the success share on.
 SETTLE = 0.1
-
-
-@pytest.fixture(scope="session")
-def deterministic_jax():
-    before = jax.config.jax_default_matmul_precision
-    train.configure_jax(deterministic=True)
-    yield
-    jax.config.update("jax_default_matmul_precision", before)
 
 
 @pytest.fixture(scope="session")

@@ -24,15 +24,9 @@ from skeleton_steering import amp_ppo, checkpoint, cli, train, train_config
 from skeleton_steering.config import ConfigError, read_yaml
 from skeleton_steering.config import to_dict as _as_dict
 from skeleton_steering.train_log import read_csv
+from tiny_training import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {
-    "ppo": {"num_envs": 8, "rollout_length": 8, "num_minibatches": 2, "epochs": 2},
-    "amp": {"num_minibatches": 2, "replay_capacity": 256},
-    "network": {"policy_hidden": [32, 32], "value_hidden": [32, 32], "disc_hidden": [32, 32]},
-    "eval": {"every": 2, "steps": 20, "heading_offsets_deg": [0.0, 90.0], "speeds": [1.0]},
-    "run": {"iterations": 3, "log_every": 1, "checkpoint_every": 2},
-}
 # Columns that depend on wall-clock time, not on the computation.
 TIMING = ("wall_s", "env_steps_per_s")
 ISSUE_METRICS = (
@@ -40,15 +34,6 @@ ISSUE_METRICS = (
     "approx_kl", "clip_frac", "entropy", "episode_return", "episode_length", "task_reward",
     "style_reward", "env_steps_per_s", "env/nonfinite",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def deterministic_jax():
-    """--deterministic settings for the whole file (set once: they are part of jit's key)."""
-    before = jax.config.jax_default_matmul_precision
-    train.configure_jax(deterministic=True)
-    yield
-    jax.config.update("jax_default_matmul_precision", before)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from skeleton_steering.config import ConfigError
+from skeleton_steering.entry import USER_ERRORS, report_user_error
 
 DEFAULT_ENV_ID = "SkeletonTorque.walk.mocap"
 
@@ -172,9 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from skeleton_steering import demo
 
             demo.run(args.out, args.envs, args.steps, args.seed, args.env_id, console, args.cache)
-    except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        return 2
+    except USER_ERRORS as err:
+        return report_user_error(console, err)
     return 0
 
 

@@ -31,7 +31,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skeleton_steering import eval_output, evaluation, schedules, steering_metrics, train
-from skeleton_steering.config import ConfigError
+from skeleton_steering.entry import module_main
 from skeleton_steering.io_utils import atomic_write_text
 
 DEFAULT_OUT_DIR = Path("results/eval")
@@ -297,16 +297,8 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skeleton_steering.eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    console = Console(stderr=True)
-    try:
-        return main_from_args(args, console)
-    except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-        return 2
+    prog = "python -m skeleton_steering.eval"
+    return module_main(prog, __doc__, add_arguments, main_from_args, argv)
 
 
 if __name__ == "__main__":

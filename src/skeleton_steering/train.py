@@ -39,6 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from skeleton_steering import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
 from skeleton_steering.config import ConfigError, to_dict
+from skeleton_steering.entry import module_main
 from skeleton_steering.io_utils import atomic_write_text
 from skeleton_steering.registry import make_env, resolve
 from skeleton_steering.train_config import TrainConfig
@@ -419,16 +420,8 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skeleton_steering.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    console = Console(stderr=True)
-    try:
-        return main_from_args(args, console)
-    except (ConfigError, ValueError, KeyError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-        return 2
+    prog = "python -m skeleton_steering.train"
+    return module_main(prog, __doc__, add_arguments, main_from_args, argv)
 
 
 if __name__ == "__main__":
