@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from env_batch import BATCH
-from skeleton_steering import model
-from skeleton_steering.registry import make_env
+from skeleton_steering.env.registry import make_env
+from skeleton_steering.skeleton import model
 
 
 def expert_frames() -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +52,7 @@ def start_state(batched):
 @pytest.fixture(scope="session")
 def deterministic_jax():
     """--deterministic settings for the session (set once: they are part of jit's cache key)."""
-    from skeleton_steering import train
+    from skeleton_steering.learn import train
 
     before = jax.config.jax_default_matmul_precision
     train.configure_jax(deterministic=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skeleton_steering.amass import AmassFormatError, read_clip, write_clip
+from skeleton_steering.data.amass import AmassFormatError, read_clip, write_clip
 
 T = 20
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from skeleton_steering import losses, networks, normalizer, replay
-from skeleton_steering.gae import compute_gae
+from skeleton_steering.learn import losses, networks, normalizer, replay
+from skeleton_steering.learn.gae import compute_gae
 
 
 def test_gae_bootstraps_truncation_but_not_termination():

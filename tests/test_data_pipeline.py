@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from skeleton_steering import model
-from skeleton_steering.amass import write_clip
-from skeleton_steering.cache import (
+from skeleton_steering.cli import main
+from skeleton_steering.data.amass import write_clip
+from skeleton_steering.data.cache import (
     StaleCacheError,
     disc_features,
     load_expert_cache,
 )
-from skeleton_steering.cli import main
-from skeleton_steering.features import feature_size
-from skeleton_steering.kit_extract import ExtractConfig, extract
-from skeleton_steering.sample import MOTIONS, generate_motion
+from skeleton_steering.data.kit_extract import ExtractConfig, extract
+from skeleton_steering.data.sample import MOTIONS, generate_motion
+from skeleton_steering.skeleton import model
+from skeleton_steering.skeleton.features import feature_size
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_cached_kinematics_match_mujoco(pipeline):
 
 
 def test_stale_cache_is_detected_not_reused(pipeline, tmp_path):
-    from skeleton_steering.trajectory import load_trajectory, save_trajectory
+    from skeleton_steering.data.trajectory import load_trajectory, save_trajectory
 
     traj = load_trajectory(pipeline / "traj.npz")
     changed = tmp_path / "traj.npz"
@@ -132,7 +132,7 @@ def test_extract_filters_and_reports_every_skipped_clip(tmp_path):
     assert extract(tmp_path, tmp_path / "o2", ExtractConfig(max_rate=100.0))["clips"] == []
     assert main(["retarget", "--manifest", str(tmp_path / "out" / "manifest.json"),
                  "--out", str(tmp_path / "t.npz")]) == 0
-    from skeleton_steering.trajectory import load_trajectory
+    from skeleton_steering.data.trajectory import load_trajectory
 
     assert load_trajectory(tmp_path / "t.npz").frequency == 50.0
 
@@ -148,7 +148,7 @@ def test_extract_exit_status_says_whether_anything_was_found(tmp_path, capsys):
 
 
 def test_default_walk_data_is_built_once_and_reused(tmp_path):
-    from skeleton_steering.cache import ensure_default_walk_data
+    from skeleton_steering.data.cache import ensure_default_walk_data
 
     cache_dir = ensure_default_walk_data(tmp_path)
     first = load_expert_cache(cache_dir, tmp_path / "expert_data" / "kit_expert_traj.npz")

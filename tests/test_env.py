@@ -11,11 +11,12 @@ import pytest
 from mujoco import mjx
 
 from env_batch import BATCH
-from skeleton_steering import rewards, spatial
 from skeleton_steering.config import ConfigError, from_dict
-from skeleton_steering.env import ExpertFramesError
-from skeleton_steering.env_config import EnvConfig
-from skeleton_steering.registry import UnknownEnvError, make_env, resolve
+from skeleton_steering.env import rewards
+from skeleton_steering.env.env_config import EnvConfig
+from skeleton_steering.env.registry import UnknownEnvError, make_env, resolve
+from skeleton_steering.env.steering_env import ExpertFramesError
+from skeleton_steering.skeleton import spatial
 
 
 def _zeros(env):

@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 import skeleton_steering
-from skeleton_steering import cli, eval_output, schedules, train, train_config
-from skeleton_steering import eval as eval_cli
+from skeleton_steering import cli
 from skeleton_steering.config import read_yaml
-from skeleton_steering.env_config import CommandConfig
+from skeleton_steering.env.env_config import CommandConfig
+from skeleton_steering.evaluate import eval_cli, schedules
+from skeleton_steering.evaluate import outputs as eval_output
+from skeleton_steering.learn import train, train_config
 from tiny_training import TINY as SHARED_TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +41,7 @@ SETTLE = 0.1
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, deterministic_jax) -> Path:
-    from skeleton_steering.cache import ensure_default_walk_data
+    from skeleton_steering.data.cache import ensure_default_walk_data
 
     base = tmp_path_factory.mktemp("eval_ckpt")
     data = read_yaml(ROOT / "config" / "amp_ppo.yaml")
@@ -240,7 +242,7 @@ def test_deterministic_eval_repeats_byte_for_byte_and_other_seeds_differ(
 
 
 def _fake_render(monkeypatch) -> list[dict]:
-    """Install a stand-in for `skeleton_steering.render` that keeps what it is given."""
+    """Install a stand-in for `skeleton_steering.render.renderer` that keeps what it is given."""
     calls: list[dict] = []
 
     @dataclasses.dataclass(frozen=True)
@@ -257,10 +259,10 @@ def _fake_render(monkeypatch) -> list[dict]:
         calls.append({"frames": list(frames), "out_path": out_path, "fps": fps})
         return types.SimpleNamespace(path=out_path, n_frames=len(frames), preview_path=None)
 
-    module = types.ModuleType("skeleton_steering.render")
+    module = types.ModuleType("skeleton_steering.render.renderer")
     module.Frame = Frame
     module.render_video = render_video
-    monkeypatch.setitem(sys.modules, "skeleton_steering.render", module)
+    monkeypatch.setitem(sys.modules, "skeleton_steering.render.renderer", module)
     monkeypatch.setattr(skeleton_steering, "render", module, raising=False)
     return calls
 
@@ -296,11 +298,11 @@ def test_record_renders_episode_zero_with_its_commands(
 
 def test_record_without_a_renderer_fails_before_the_rollout(tiny_checkpoint, tmp_path,
                                                             monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "skeleton_steering.render", None)
+    monkeypatch.setitem(sys.modules, "skeleton_steering.render.renderer", None)
     monkeypatch.delattr(skeleton_steering, "render", raising=False)
     out = tmp_path / "rec.json"
     assert cli.main(["eval", *_args(tiny_checkpoint, out, "--record")]) == 1
-    assert "--record needs skeleton_steering.render" in _one_line_error(capsys)
+    assert "--record needs skeleton_steering.render.renderer" in _one_line_error(capsys)
     assert not out.exists()
 
 

@@ -8,8 +8,8 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
-from skeleton_steering import model
-from skeleton_steering.env_config import EnvConfig
+from skeleton_steering.env.env_config import EnvConfig
+from skeleton_steering.skeleton import model
 
 EXPECTED_HINGES = [
     "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",

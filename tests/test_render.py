@@ -12,12 +12,15 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from skeleton_steering import cli, gl_backend, render, render_cli, video_io
-from skeleton_steering import model as skel
-from skeleton_steering import trajectory as tr
-from skeleton_steering.offscreen import FollowCamera, root_yaw
-from skeleton_steering.resample import qvel_from_qpos
-from skeleton_steering.sample import MotionSpec, generate_motion
+from skeleton_steering import cli
+from skeleton_steering.data import trajectory as tr
+from skeleton_steering.data.resample import qvel_from_qpos
+from skeleton_steering.data.sample import MotionSpec, generate_motion
+from skeleton_steering.evaluate import render_cli
+from skeleton_steering.render import gl_backend, video_io
+from skeleton_steering.render import renderer as render
+from skeleton_steering.render.offscreen import FollowCamera, root_yaw
+from skeleton_steering.skeleton import model as skel
 
 RATE = 50.0
 

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skeleton_steering import cli, report, report_data
+from skeleton_steering import cli
+from skeleton_steering.report import build as report
+from skeleton_steering.report import run_data as report_data
 
 
 def _umask() -> int:

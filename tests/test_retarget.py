@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering import model, resample
-from skeleton_steering.amass import AmassClip, write_clip
-from skeleton_steering.retarget import (
+from skeleton_steering.data import resample
+from skeleton_steering.data.amass import AmassClip, write_clip
+from skeleton_steering.data.retarget import (
     RetargetConfig,
     RetargetError,
     qa_failures,
     retarget_clip,
     retarget_manifest,
 )
-from skeleton_steering.sample import MOTIONS, generate_motion
-from skeleton_steering.smpl_mapping import SMPL_BODY_JOINTS, smpl_rotvec_to_skeleton
+from skeleton_steering.data.sample import MOTIONS, generate_motion
+from skeleton_steering.data.smpl_mapping import SMPL_BODY_JOINTS, smpl_rotvec_to_skeleton
+from skeleton_steering.skeleton import model
 
 
 def _clip(g, rate, path="gen") -> AmassClip:
@@ -93,8 +94,8 @@ def test_velocities_agree_with_positions():
 
 
 def test_bundled_sample_qa_feet_on_floor_and_joints_in_range(tmp_path):
-    from skeleton_steering.kit_extract import extract
-    from skeleton_steering.sample import write_sample_kit
+    from skeleton_steering.data.kit_extract import extract
+    from skeleton_steering.data.sample import write_sample_kit
 
     write_sample_kit(tmp_path / "kit", seed=0)
     extract(tmp_path / "kit", tmp_path / "subset")
@@ -105,7 +106,7 @@ def test_bundled_sample_qa_feet_on_floor_and_joints_in_range(tmp_path):
         assert row["clipped_share"] == 0.0
         assert row["skating_mean_cm_s"] < 10.0
     assert (tmp_path / "traj_qa.json").is_file()
-    from skeleton_steering.trajectory import load_trajectory
+    from skeleton_steering.data.trajectory import load_trajectory
 
     traj = load_trajectory(tmp_path / "traj.npz")
     m = model.load_mj_model()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skeleton_steering.steering_metrics import (
+from skeleton_steering.evaluate.steering_metrics import (
     SteeringRecord,
     episode_lengths,
     good_steps,

@@ -20,10 +20,11 @@ import pytest
 import yaml
 from tensorboardX.proto import event_pb2
 
-from skeleton_steering import amp_ppo, checkpoint, cli, train, train_config
+from skeleton_steering import cli
 from skeleton_steering.config import ConfigError, read_yaml
 from skeleton_steering.config import to_dict as _as_dict
-from skeleton_steering.train_log import read_csv
+from skeleton_steering.learn import amp_ppo, checkpoint, train, train_config
+from skeleton_steering.learn.train_log import read_csv
 from tiny_training import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ ISSUE_METRICS = (
 
 @pytest.fixture(scope="session")
 def config_file(tmp_path_factory, deterministic_jax) -> Path:
-    from skeleton_steering.cache import ensure_default_walk_data
+    from skeleton_steering.data.cache import ensure_default_walk_data
 
     base = tmp_path_factory.mktemp("train")
     cache_dir = ensure_default_walk_data(base / "data")

@@ -9,9 +9,9 @@ import jax.numpy as jp
 import numpy as np
 import pytest
 
-from skeleton_steering import checkpoint, train_config
 from skeleton_steering.config import ConfigError, read_yaml, to_dict
-from skeleton_steering.train_config import TrainConfig
+from skeleton_steering.learn import checkpoint, train_config
+from skeleton_steering.learn.train_config import TrainConfig
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "amp_ppo.yaml"
 

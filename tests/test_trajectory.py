@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering import model
-from skeleton_steering.trajectory import (
+from skeleton_steering.data.trajectory import (
     LOCOMUJOCO_ROOT_REST,
     Trajectory,
     TrajectoryError,
@@ -17,6 +16,7 @@ from skeleton_steering.trajectory import (
     resample,
     save_trajectory,
 )
+from skeleton_steering.skeleton import model
 
 
 def _clip(frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -58,20 +58,20 @@ def _add_bench_render(which: argparse._SubParsersAction) -> None:
 
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
-    from skeleton_steering import render_cli
+    from skeleton_steering.evaluate import render_cli
 
     render_cli.add_parser(sub)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from skeleton_steering.train import add_arguments
+    from skeleton_steering.learn.train import add_arguments
 
     train = sub.add_parser("train", help="train a steering policy with AMP + PPO")
     add_arguments(train)
 
 
 def _add_eval(sub: argparse._SubParsersAction) -> None:
-    from skeleton_steering.eval import add_arguments
+    from skeleton_steering.evaluate.eval_cli import add_arguments
 
     ev = sub.add_parser("eval", help="steering metrics of a checkpoint under a command schedule")
     add_arguments(ev)
@@ -88,13 +88,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
-    from skeleton_steering import data_cli
+    from skeleton_steering.data import data_cli
 
     data_cli.add_parsers(sub)
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    from skeleton_steering.report import add_arguments
+    from skeleton_steering.report.build import add_arguments
 
     report = sub.add_parser("report", help="all seeds side by side: curves, eval table, videos")
     add_arguments(report)
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             retarget_bench.run(args.rate, args.copies, args.repeats, console)
         elif args.command in ("sample-kit", "extract", "retarget", "cache"):
-            from skeleton_steering import data_cli
+            from skeleton_steering.data import data_cli
 
             return data_cli.run(args, console)
         elif args.command == "bench" and args.bench == "train":
@@ -153,19 +153,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             render_bench.run(args.frames, args.width, args.height, console)
         elif args.command == "report":
-            from skeleton_steering import report
+            from skeleton_steering.report import build as report
 
             return report.main_from_args(args, console)
         elif args.command == "render":
-            from skeleton_steering import render_cli
+            from skeleton_steering.evaluate import render_cli
 
             return render_cli.run(args, console)
         elif args.command == "train":
-            from skeleton_steering import train
+            from skeleton_steering.learn import train
 
             return train.main_from_args(args, console)
         elif args.command == "eval":
-            from skeleton_steering import eval as eval_cli
+            from skeleton_steering.evaluate import eval_cli
 
             return eval_cli.main_from_args(args, console)
         elif args.command == "demo":

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from skeleton_steering.bench.machine import describe
+from skeleton_steering.env.registry import make_env
 from skeleton_steering.io_utils import atomic_write_text
-from skeleton_steering.registry import make_env
 
 
 def run(
@@ -34,7 +34,7 @@ def run(
 ) -> dict:
     qpos = qvel = None
     if cache_dir:
-        from skeleton_steering.cache import load_expert_cache
+        from skeleton_steering.data.cache import load_expert_cache
 
         traj = load_expert_cache(cache_dir).traj
         qpos, qvel = traj.qpos, traj.qvel

@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from skeleton_steering.bench.machine import describe, time_compiled
-from skeleton_steering.env import SteeringEnv
-from skeleton_steering.mjx_import import mjx
-from skeleton_steering.registry import make_env
+from skeleton_steering.env.registry import make_env
+from skeleton_steering.env.steering_env import SteeringEnv
+from skeleton_steering.skeleton.mjx_import import mjx
 
 
 def _env_rollout(env: SteeringEnv, steps: int):

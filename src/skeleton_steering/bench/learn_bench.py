@@ -21,8 +21,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from skeleton_steering import train, train_config
 from skeleton_steering.bench.machine import describe
+from skeleton_steering.learn import train, train_config
 
 WINDOW = 10  # iterations averaged at the start and at the end
 COLUMNS = ("episode_length", "task_reward", "style_reward", "disc_acc_demo", "disc_acc_agent")

@@ -20,9 +20,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from skeleton_steering import gl_backend, render
 from skeleton_steering.bench.machine import describe
-from skeleton_steering.offscreen import FollowCamera, SceneRenderer, root_yaw
+from skeleton_steering.render import gl_backend
+from skeleton_steering.render import renderer as render
+from skeleton_steering.render.offscreen import FollowCamera, SceneRenderer, root_yaw
 
 RATE = 50.0
 WARMUP_FRAMES = 3
@@ -30,7 +31,7 @@ WARMUP_FRAMES = 3
 
 def bench_frames(n_frames: int) -> list[render.Frame]:
     """`n_frames` frames at 50 Hz of the sample generator's left turn at 1.1 m/s."""
-    from skeleton_steering.sample import MotionSpec, generate_motion
+    from skeleton_steering.data.sample import MotionSpec, generate_motion
 
     spec = MotionSpec("bench_turn_left", speed=1.1, turn_deg=90.0,
                       duration=max(2.0, n_frames / RATE))

@@ -14,11 +14,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from skeleton_steering import model as skel
-from skeleton_steering.amass import AmassClip
 from skeleton_steering.bench.machine import describe
-from skeleton_steering.retarget import RetargetConfig, qa_failures, retarget_clip, summarize
-from skeleton_steering.sample import MOTIONS, SUBJECTS, generate_motion
+from skeleton_steering.data.amass import AmassClip
+from skeleton_steering.data.retarget import RetargetConfig, qa_failures, retarget_clip, summarize
+from skeleton_steering.data.sample import MOTIONS, SUBJECTS, generate_motion
+from skeleton_steering.skeleton import model as skel
 
 GOAL_FRAMES_PER_S = 5000.0
 

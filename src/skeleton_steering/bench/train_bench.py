@@ -19,9 +19,9 @@ import jax.numpy as jp
 from rich.console import Console
 from rich.table import Table
 
-from skeleton_steering import amp_ppo, train, train_config
 from skeleton_steering.bench.env_bench import _physics_rollout
 from skeleton_steering.bench.machine import describe, time_compiled
+from skeleton_steering.learn import amp_ppo, train, train_config
 
 
 def run(

@@ -30,19 +30,20 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from skeleton_steering import features, kinematics
-from skeleton_steering import model as skel
 from skeleton_steering.config import to_dict
-from skeleton_steering.io_utils import atomic_write
-from skeleton_steering.npz_io import NpzError, read_npz
-from skeleton_steering.progress import track
-from skeleton_steering.trajectory import (
+from skeleton_steering.data.trajectory import (
     Trajectory,
     TrajectoryError,
     load_trajectory,
     resample,
     save_trajectory,
 )
+from skeleton_steering.io_utils import atomic_write
+from skeleton_steering.npz_io import NpzError, read_npz
+from skeleton_steering.progress import track
+from skeleton_steering.skeleton import features, kinematics
+from skeleton_steering.skeleton import model as skel
+from skeleton_steering.skeleton.physics import PhysicsConfig
 
 CACHE_VERSION = 1
 TRAJ_NAME = "expert_traj.npz"
@@ -68,9 +69,7 @@ class CacheSettings:
     def output_frequency(self) -> float:
         if self.frequency > 0:
             return self.frequency
-        from skeleton_steering.env_config import EnvConfig
-
-        return round(1.0 / EnvConfig().physics.control_dt, 2)
+        return round(1.0 / PhysicsConfig().control_dt, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,9 +240,9 @@ def ensure_default_walk_data(
     `load_expert_cache`). Used by `train --env_id SkeletonTorque.walk.mocap` without a
     configured trajectory.
     """
-    from skeleton_steering.kit_extract import MANIFEST_NAME, extract
-    from skeleton_steering.retarget import retarget_manifest
-    from skeleton_steering.sample import write_sample_kit
+    from skeleton_steering.data.kit_extract import MANIFEST_NAME, extract
+    from skeleton_steering.data.retarget import retarget_manifest
+    from skeleton_steering.data.sample import write_sample_kit
 
     base = Path(run_dir) / "expert_data"
     sample_dir = base / "sample_kit"

@@ -56,7 +56,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _extract_config(args: argparse.Namespace):
-    from skeleton_steering.kit_extract import ExtractConfig
+    from skeleton_steering.data.kit_extract import ExtractConfig
 
     values: dict[str, Any] = {}
     for name in ("include", "exclude", "min_duration", "max_duration", "min_rate", "max_rate"):
@@ -70,7 +70,7 @@ def _extract_config(args: argparse.Namespace):
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run one data subcommand; returns the exit status."""
     if args.command == "sample-kit":
-        from skeleton_steering.sample import write_sample_kit
+        from skeleton_steering.data.sample import write_sample_kit
 
         summary = write_sample_kit(args.out, seed=args.seed, rate=args.rate, console=console)
         table = Table(title=f"synthetic sample clips in {args.out}")
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
         return 0
     if args.command == "extract":
-        from skeleton_steering.kit_extract import extract
+        from skeleton_steering.data.kit_extract import extract
 
         manifest = extract(args.kit_root, args.out, _extract_config(args), console)
         s = manifest["summary"]
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             return 1
         return 0
     if args.command == "retarget":
-        from skeleton_steering.retarget import RetargetConfig, qa_path, retarget_manifest
+        from skeleton_steering.data.retarget import RetargetConfig, qa_path, retarget_manifest
 
         data = read_yaml(args.config) if args.config else {}
         config = from_dict(RetargetConfig, data, source=args.config)
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"retarget: {json.dumps(report['summary'])} (QA: {qa_path(args.out)})")
         return 0
     if args.command == "cache":
-        from skeleton_steering.cache import (
+        from skeleton_steering.data.cache import (
             CacheSettings,
             StaleCacheError,
             build_cache,

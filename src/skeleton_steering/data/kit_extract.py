@@ -22,8 +22,8 @@ from typing import Any
 
 from rich.console import Console
 
-from skeleton_steering.amass import AmassFormatError, read_clip
 from skeleton_steering.config import to_dict
+from skeleton_steering.data.amass import AmassFormatError, read_clip
 from skeleton_steering.io_utils import atomic_write, atomic_write_text
 from skeleton_steering.progress import track
 

@@ -41,16 +41,17 @@ import numpy as np
 from rich.console import Console
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering import kinematics
-from skeleton_steering import model as skel
-from skeleton_steering import resample as rs
-from skeleton_steering.amass import AmassClip, AmassFormatError, read_clip
 from skeleton_steering.config import to_dict
+from skeleton_steering.data import resample as rs
+from skeleton_steering.data.amass import AmassClip, AmassFormatError, read_clip
+from skeleton_steering.data.kit_extract import sha256_of
+from skeleton_steering.data.smpl_mapping import smpl_to_skeleton
+from skeleton_steering.data.trajectory import Trajectory, from_clips, save_trajectory
 from skeleton_steering.io_utils import atomic_write_text
-from skeleton_steering.kit_extract import sha256_of
 from skeleton_steering.progress import track
-from skeleton_steering.smpl_mapping import smpl_to_skeleton
-from skeleton_steering.trajectory import Trajectory, from_clips, save_trajectory
+from skeleton_steering.skeleton import kinematics
+from skeleton_steering.skeleton import model as skel
+from skeleton_steering.skeleton.physics import PhysicsConfig
 
 # SMPL-H's pelvis joint in its template (betas = 0), metres: AMASS puts the pelvis joint at
 # trans + this offset (it is not rotated by root_orient). Only its height matters here.
@@ -92,10 +93,8 @@ class RetargetConfig:
     def output_frequency(self) -> float:
         if self.frequency > 0:
             return self.frequency
-        from skeleton_steering.env_config import EnvConfig
-
         # The timestep is 1/150 s rounded to 0.0066667; the intended rate is 50 Hz.
-        return round(1.0 / EnvConfig().physics.control_dt, 2)
+        return round(1.0 / PhysicsConfig().control_dt, 2)
 
 
 @dataclasses.dataclass(frozen=True)

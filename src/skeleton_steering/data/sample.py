@@ -43,13 +43,13 @@ import numpy as np
 from rich.console import Console
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering import kinematics
-from skeleton_steering import model as skel
-from skeleton_steering.amass import write_clip
+from skeleton_steering.data.amass import write_clip
+from skeleton_steering.data.retarget import SMPL_PELVIS_OFFSET
+from skeleton_steering.data.smpl_mapping import skeleton_to_smpl
 from skeleton_steering.io_utils import atomic_write, atomic_write_text
 from skeleton_steering.progress import track
-from skeleton_steering.retarget import SMPL_PELVIS_OFFSET
-from skeleton_steering.smpl_mapping import skeleton_to_smpl
+from skeleton_steering.skeleton import kinematics
+from skeleton_steering.skeleton import model as skel
 
 # Normative keypoints: (percent of the gait cycle from right heel strike, degrees).
 NORMATIVE: dict[str, tuple[tuple[float, float], ...]] = {

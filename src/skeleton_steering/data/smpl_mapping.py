@@ -39,7 +39,7 @@ import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering import model as skel
+from skeleton_steering.skeleton import model as skel
 
 SMPL_BODY_JOINTS: tuple[str, ...] = (
     "pelvis", "l_hip", "r_hip", "spine1", "l_knee", "r_knee", "spine2", "l_ankle", "r_ankle",

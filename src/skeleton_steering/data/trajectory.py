@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering import model as skel
-from skeleton_steering import resample as rs
+from skeleton_steering.data import resample as rs
 from skeleton_steering.io_utils import atomic_write
 from skeleton_steering.npz_io import NpzError, read_npz
+from skeleton_steering.skeleton import model as skel
 
 CONVENTION = "skeleton_steering/z-up/identity-root-rest"
 KINEMATIC_FIELDS = ("xpos", "xquat", "cvel", "subtree_com", "site_xpos", "site_xmat")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jp
 
-from skeleton_steering.env_config import CommandConfig
+from skeleton_steering.env.env_config import CommandConfig
 
 # Target direction in the heading frame (cos, sin) and target speed.
 COMMAND_OBS_SIZE = 3

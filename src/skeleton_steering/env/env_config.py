@@ -5,29 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-
-@dataclasses.dataclass(frozen=True)
-class PhysicsConfig:
-    """Simulation settings: 150 Hz physics x 3 substeps = 50 Hz control.
-
-    Chosen with `skeleton-steering bench env` and the passive-drop stability test; the MJCF's
-    comment on <option> gives the stability argument.
-    """
-
-    timestep: float = 1.0 / 150.0
-    n_substeps: int = 3
-    solver_iterations: int = 1
-    ls_iterations: int = 4
-
-    def validate(self) -> None:
-        if not 0.0 < self.timestep <= 0.01:
-            raise ValueError(f"timestep must be in (0, 0.01] s, got {self.timestep}")
-        if self.n_substeps < 1 or self.solver_iterations < 1 or self.ls_iterations < 1:
-            raise ValueError("n_substeps, solver_iterations and ls_iterations must be >= 1")
-
-    @property
-    def control_dt(self) -> float:
-        return self.timestep * self.n_substeps
+from skeleton_steering.skeleton.physics import PhysicsConfig
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,8 +8,8 @@ import difflib
 
 import numpy as np
 
-from skeleton_steering.env import SteeringEnv
-from skeleton_steering.env_config import EnvConfig
+from skeleton_steering.env.env_config import EnvConfig
+from skeleton_steering.env.steering_env import SteeringEnv
 
 # id -> (model, motion dataset used by default when no trajectory is configured)
 ENV_IDS: dict[str, dict[str, str]] = {

@@ -23,10 +23,11 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from skeleton_steering import commands, model, rewards, spatial
-from skeleton_steering.env_config import EnvConfig
-from skeleton_steering.features import body_state_features, feature_size
-from skeleton_steering.mjx_import import mjx
+from skeleton_steering.env import commands, rewards
+from skeleton_steering.env.env_config import EnvConfig
+from skeleton_steering.skeleton import model, spatial
+from skeleton_steering.skeleton.features import body_state_features, feature_size
+from skeleton_steering.skeleton.mjx_import import mjx
 
 
 @flax.struct.dataclass

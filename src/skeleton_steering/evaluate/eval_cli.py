@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,9 +31,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from skeleton_steering import eval_output, evaluation, schedules, steering_metrics, train
 from skeleton_steering.entry import module_main
+from skeleton_steering.evaluate import outputs as eval_output
+from skeleton_steering.evaluate import rollout as evaluation
+from skeleton_steering.evaluate import schedules, steering_metrics
 from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.learn import train
 
 DEFAULT_OUT_DIR = Path("results/eval")
 # ProtoMotions' settling window and "moving" speed (see steering_metrics).
@@ -174,11 +178,12 @@ def write_results(ev: Evaluation, out: str | Path, video: Any = None) -> tuple[P
 
 
 def _render_module() -> Any:
+    # Imported by name at call time: the GL stack is optional, and tests swap in a stand-in.
     try:
-        from skeleton_steering import render
+        render = importlib.import_module("skeleton_steering.render.renderer")
     except ImportError as err:
         raise RenderUnavailableError(
-            f"--record needs skeleton_steering.render, which cannot be imported: {err}"
+            f"--record needs skeleton_steering.render.renderer, which cannot be imported: {err}"
         ) from err
     return render
 

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from skeleton_steering import steering_metrics
-from skeleton_steering.steering_metrics import SteeringRecord
+from skeleton_steering.evaluate import steering_metrics
+from skeleton_steering.evaluate.steering_metrics import SteeringRecord
 
 CSV_COLUMNS = (
     "episode", "step", "time_s", "target_heading_deg", "target_speed_mps", "heading_deg",

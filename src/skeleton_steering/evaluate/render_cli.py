@@ -4,8 +4,8 @@
 the actual-velocity arrow is the root's own planar velocity and the commanded-heading arrow
 points where the pelvis faces, as long as the root's speed averaged over one second, so the
 two arrows part where the root drifts sideways. `--model_path CKPT` rolls out a trained
-policy through `skeleton_steering.eval.record_video`. `cli.py` registers the parser and hands
-the parsed arguments to `run`.
+policy through `eval_cli.record_video`. `cli.py` registers the parser and hands the parsed
+arguments to `run`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from skeleton_steering.render import Frame, render_video
+from skeleton_steering.render.renderer import Frame, render_video
 
 DEFAULT_OUT_DIR = Path("results/videos")
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 640, 480
@@ -72,8 +72,8 @@ def trajectory_frames(path: str | Path, fps: float | None = None,
     With `fps` other than the trajectory's frequency, frames are picked at the video's times
     (nearest frame), so the video plays in real time.
     """
-    from skeleton_steering.offscreen import root_yaw
-    from skeleton_steering.trajectory import load_trajectory
+    from skeleton_steering.data.trajectory import load_trajectory
+    from skeleton_steering.render.offscreen import root_yaw
 
     traj = load_trajectory(path)
     if clip is not None and not 0 <= clip < traj.n_clips:
@@ -109,10 +109,10 @@ def _default_out(source: str) -> Path:
 
 def _record_checkpoint(args: argparse.Namespace, out: Path) -> object:
     try:
-        from skeleton_steering.eval import record_video
+        from skeleton_steering.evaluate.eval_cli import record_video
     except ImportError as err:
         raise RenderCliError(
-            f"--model_path needs skeleton_steering.eval.record_video, which cannot be "
+            f"--model_path needs skeleton_steering.evaluate.eval_cli.record_video, which cannot be "
             f"imported ({err})"
         ) from err
     # Render settings are passed only when given, so eval's own defaults hold otherwise.

@@ -27,23 +27,16 @@ import jax.numpy as jp
 import numpy as np
 from rich.console import Console
 
-from skeleton_steering import (
-    amp_ppo,
-    checkpoint,
-    commands,
-    losses,
-    normalizer,
-    spatial,
-    steering_metrics,
-    train,
-    train_config,
-)
 from skeleton_steering.config import to_dict
-from skeleton_steering.env import State, SteeringEnv
-from skeleton_steering.expert_data import ExpertData
-from skeleton_steering.registry import make_env
-from skeleton_steering.schedules import Schedule
-from skeleton_steering.train_config import TrainConfig
+from skeleton_steering.env import commands
+from skeleton_steering.env.registry import make_env
+from skeleton_steering.env.steering_env import State, SteeringEnv
+from skeleton_steering.evaluate import steering_metrics
+from skeleton_steering.evaluate.schedules import Schedule
+from skeleton_steering.learn import amp_ppo, checkpoint, losses, normalizer, train, train_config
+from skeleton_steering.learn.expert_data import ExpertData
+from skeleton_steering.learn.train_config import TrainConfig
+from skeleton_steering.skeleton import spatial
 
 # Longer than any evaluation: no command resample and no time limit inside one.
 _NEVER = 2**30

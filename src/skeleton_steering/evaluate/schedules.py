@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from skeleton_steering.env_config import CommandConfig
+from skeleton_steering.env.env_config import CommandConfig
 
 
 class UnknownScheduleError(ValueError):

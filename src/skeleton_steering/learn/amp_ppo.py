@@ -29,10 +29,10 @@ import jax.numpy as jp
 import numpy as np
 import optax
 
-from skeleton_steering import losses, networks, normalizer, replay
-from skeleton_steering.env import State, SteeringEnv
-from skeleton_steering.gae import compute_gae
-from skeleton_steering.train_config import TrainConfig
+from skeleton_steering.env.steering_env import State, SteeringEnv
+from skeleton_steering.learn import losses, networks, normalizer, replay
+from skeleton_steering.learn.gae import compute_gae
+from skeleton_steering.learn.train_config import TrainConfig
 
 # -- state -------------------------------------------------------------------------------------
 
@@ -518,7 +518,7 @@ class Policy:
 
 def load_policy(ckpt: Any) -> Policy:
     """Policy network and observation normalizer from a loaded `checkpoint.Checkpoint`."""
-    from skeleton_steering import checkpoint, train_config
+    from skeleton_steering.learn import checkpoint, train_config
 
     config = train_config.from_mapping(ckpt.config, source=f"{ckpt.path} (stored config)")
     obs_size = int(ckpt.meta["observation_size"])

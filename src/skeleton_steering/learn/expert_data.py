@@ -1,4 +1,4 @@
-"""The expert data a training run needs, read from the cache format (`skeleton_steering.cache`).
+"""The expert data a training run needs, read from the cache format (`data.cache`).
 
 A cache directory holds `expert_traj.npz` (the trajectory: qpos (T, 34) / qvel (T, 33), the
 frames reference-state initialization starts episodes from) and `expert_disc_obs.npz` (`obs`
@@ -18,8 +18,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from skeleton_steering import model
-from skeleton_steering.features import body_state_features
+from skeleton_steering.skeleton import model
+from skeleton_steering.skeleton.features import body_state_features
 
 
 class ExpertDataError(ValueError):
@@ -48,7 +48,7 @@ def load_cache(
     cache_dir: str | Path, disc_obs_size: int, control_dt: float, nq: int = 34, nv: int = 33
 ) -> ExpertData:
     """Read a cache directory and check it fits an env with these sizes and control step."""
-    from skeleton_steering.cache import DISC_NAME, TRAJ_NAME, load_expert_cache
+    from skeleton_steering.data.cache import DISC_NAME, TRAJ_NAME, load_expert_cache
 
     cache_dir = Path(cache_dir)
     if not cache_dir.is_dir():

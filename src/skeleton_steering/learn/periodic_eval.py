@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from skeleton_steering import commands, spatial
-from skeleton_steering.amp_ppo import Learner, normalize_obs
-from skeleton_steering.normalizer import NormalizerState
+from skeleton_steering.env import commands
+from skeleton_steering.learn.amp_ppo import Learner, normalize_obs
+from skeleton_steering.learn.normalizer import NormalizerState
+from skeleton_steering.skeleton import spatial
 
 # Larger than any evaluation, so the env never resamples the command on its own.
 _NEVER = 1_000_000_000

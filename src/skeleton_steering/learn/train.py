@@ -37,13 +37,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from skeleton_steering import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
 from skeleton_steering.config import ConfigError, to_dict
 from skeleton_steering.entry import module_main
+from skeleton_steering.env.registry import make_env, resolve
 from skeleton_steering.io_utils import atomic_write_text
-from skeleton_steering.registry import make_env, resolve
-from skeleton_steering.train_config import TrainConfig
-from skeleton_steering.train_log import KEY_METRICS, MetricsLog, summary_line
+from skeleton_steering.learn import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
+from skeleton_steering.learn.train_config import TrainConfig
+from skeleton_steering.learn.train_log import KEY_METRICS, MetricsLog, summary_line
 
 DEFAULT_RUN_DIR = "results/runs/seed{seed}"
 
@@ -105,8 +105,8 @@ def resolve_expert(config: TrainConfig, run_dir: Path, console: Console) -> expe
 
 def _expert_shape(config: TrainConfig) -> tuple[int, float]:
     """(discriminator feature size, control step) the expert data must match."""
-    from skeleton_steering import model
-    from skeleton_steering.features import feature_size
+    from skeleton_steering.skeleton import model
+    from skeleton_steering.skeleton.features import feature_size
 
     mj = model.load_mj_model()
     return feature_size(mj.nq, mj.nv, len(model.KEY_SITES)), config.env.physics.control_dt

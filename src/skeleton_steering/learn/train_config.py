@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from skeleton_steering.config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
-from skeleton_steering.env_config import EnvConfig
+from skeleton_steering.env.env_config import EnvConfig
 
 Activation = Literal["relu", "elu", "tanh", "silu"]
 

@@ -46,7 +46,7 @@ lib = {"egl": "EGL", "osmesa": "OSMesa"}.get(backend)
 if lib and ctypes.util.find_library(lib) is None:
     sys.exit(f"lib{lib} not found")
 import mujoco
-from skeleton_steering.gl_backend import context_class
+from skeleton_steering.render.gl_backend import context_class
 ctx = context_class(backend)(64, 64)
 ctx.make_current()
 model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom size='1'/></worldbody></mujoco>")

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import mujoco
 import numpy as np
 
-from skeleton_steering import gl_backend
-from skeleton_steering import model as skel
+from skeleton_steering.render import gl_backend
+from skeleton_steering.skeleton import model as skel
 
 # Shadow maps are square textures rendered every frame; the model's 4096 px map costs more than
 # the rest of a 640x480 frame in a software renderer, and 2048 px shadows look the same at

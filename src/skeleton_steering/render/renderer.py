@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from skeleton_steering import offscreen, video_io
-from skeleton_steering.model import JOINT_NAMES
 from skeleton_steering.progress import track
+from skeleton_steering.render import offscreen, video_io
+from skeleton_steering.skeleton.model import JOINT_NAMES
 
 COMMANDED_RGB: tuple[int, int, int] = (0, 255, 0)
 ACTUAL_RGB: tuple[int, int, int] = (255, 0, 255)

@@ -28,8 +28,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from skeleton_steering import report_data, report_html, report_plot
 from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.report import page as report_html
+from skeleton_steering.report import plots as report_plot
+from skeleton_steering.report import run_data as report_data
 
 CURVES_NAME = "learning_curves.svg"
 CURVES_CSV = "training_curves.csv"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skeleton_steering.report_data import EVAL_LABELS, EvalTable, Run
+from skeleton_steering.report.run_data import EVAL_LABELS, EvalTable, Run
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }

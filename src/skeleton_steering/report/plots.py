@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
-from skeleton_steering.report_data import CURVES, Curve
+from skeleton_steering.report.run_data import CURVES, Curve
 
 SMOOTH_FRACTION = 0.01
 CLIP_QUANTILE = 0.005

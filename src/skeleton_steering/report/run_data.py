@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from skeleton_steering.train_log import CSV_NAME
+from skeleton_steering.learn.train_log import CSV_NAME
 
 # Learning-curve panels: metrics.csv column -> axis label.
 CURVES = {

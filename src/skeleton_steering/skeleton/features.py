@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import jax.numpy as jp
 
-from skeleton_steering import spatial
+from skeleton_steering.skeleton import spatial
 
 
 def body_state_features(qpos: jp.ndarray, qvel: jp.ndarray, key_pos: jp.ndarray) -> jp.ndarray:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 import mujoco
 import numpy as np
 
-from skeleton_steering import model as skel
+from skeleton_steering.skeleton import model as skel
 
 FIELDS = ("xpos", "xquat", "site_xpos", "site_xmat", "geom_xpos", "geom_xmat", "cvel",
           "subtree_com")  # fmt: skip

@@ -66,7 +66,7 @@ STANDING_ROOT_HEIGHT = 0.996
 
 def asset_path() -> Path:
     """Path of the skeleton MJCF shipped with the package."""
-    return Path(str(resources.files("skeleton_steering") / "assets" / "skeleton_torque.xml"))
+    return Path(str(resources.files(__package__) / "assets" / "skeleton_torque.xml"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +90,7 @@ def load_mj_model(options: PhysicsOptions | None = None) -> mujoco.MjModel:
 
 def load_mjx_model(options: PhysicsOptions | None = None):
     """The skeleton as an MJX model on the default JAX device."""
-    from skeleton_steering.mjx_import import mjx
+    from skeleton_steering.skeleton.mjx_import import mjx
 
     return mjx.put_model(load_mj_model(options))
 
