@@ -95,6 +95,22 @@ def test_no_module_imports_a_later_stage():
     assert not violations, "imports from a later stage:\n" + "\n".join(violations)
 
 
+def test_every_package_import_names_an_existing_module():
+    # A stale name after a move must fail here, not hide behind an `except ImportError`.
+    missing = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module.split(".")[0] != "skeleton_steering":
+                    continue
+                names = [node.module]
+                if node.module == "skeleton_steering":
+                    names = [f"skeleton_steering.{a.name}" for a in node.names]
+                missing += [f"{path.relative_to(PACKAGE_DIR)}:{node.lineno} {m}"
+                            for m in names if not _existing(m)]
+    assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
+
+
 def test_the_check_catches_an_upward_import(tmp_path):
     # The walk above must see deferred imports: a function-level import of the learner from the
     # environment is exactly what would slip in unnoticed.

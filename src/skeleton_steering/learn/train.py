@@ -38,6 +38,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from skeleton_steering.config import ConfigError, to_dict
+from skeleton_steering.data import cache
 from skeleton_steering.entry import module_main
 from skeleton_steering.env.registry import make_env, resolve
 from skeleton_steering.io_utils import atomic_write_text
@@ -89,13 +90,8 @@ def resolve_expert(config: TrainConfig, run_dir: Path, console: Console) -> expe
     if config.data.cache_dir is not None:
         return expert_data.load_cache(config.data.cache_dir, *_expert_shape(config))
     if resolve(config.env_id)["dataset"] == "walk":
-        try:
-            from skeleton_steering import cache  # the data pipeline's cache stage
-        except ImportError:
-            cache = None
-        if cache is not None and hasattr(cache, "ensure_default_walk_data"):
-            cache_dir = cache.ensure_default_walk_data(run_dir, console=console)
-            return expert_data.load_cache(cache_dir, *_expert_shape(config))
+        cache_dir = cache.ensure_default_walk_data(run_dir, console=console)
+        return expert_data.load_cache(cache_dir, *_expert_shape(config))
     console.print(
         "[yellow]warning:[/] no expert data configured (data.cache_dir) and no default dataset "
         "available; using the standing pose as the only demo"
