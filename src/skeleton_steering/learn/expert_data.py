@@ -17,6 +17,7 @@ from pathlib import Path
 
 import mujoco
 import numpy as np
+from rich.console import Console
 
 from skeleton_steering.skeleton import model
 from skeleton_steering.skeleton.features import body_state_features
@@ -66,6 +67,28 @@ def load_cache(
             f"rate {control_hz:g} Hz; rebuild the cache at the control rate"
         )
     return ExpertData(qpos, qvel, np.concatenate([obs, next_obs], axis=1), str(cache_dir))
+
+
+def from_trajectory(
+    trajectory: str | Path, run_dir: str | Path, disc_obs_size: int, control_dt: float,
+    console: Console | None = None,
+) -> ExpertData:
+    """Expert data of a trajectory file (ours or LocoMuJoCo's), cached in `run_dir`.
+
+    `run_dir/expert_traj.npz` and `run_dir/expert_disc_obs.npz` are built at the control rate
+    on first use and reused while their key (the trajectory's content hash, the control rate,
+    the model and the feature function) still matches; any change rebuilds them.
+    """
+    from skeleton_steering.data.cache import CacheSettings, ensure_cache
+
+    trajectory = Path(trajectory)
+    if not trajectory.is_file():
+        raise ExpertDataError(f"data.trajectory: file not found: {trajectory}")
+    # The cache is built at this run's control rate, not the default one: the discriminator
+    # compares demo and policy transitions one control step apart.
+    settings = CacheSettings(frequency=round(1.0 / control_dt, 2))
+    cache_dir = ensure_cache(trajectory, run_dir, settings, console)
+    return load_cache(cache_dir, disc_obs_size, control_dt)
 
 
 def frame_features(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:

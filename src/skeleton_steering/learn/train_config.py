@@ -137,14 +137,25 @@ class NormalizerConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Where the expert data comes from.
+    """Where the expert data comes from (at most one of the two keys).
 
     `cache_dir` holds `expert_traj.npz` (qpos/qvel for reference-state initialization) and
-    `expert_disc_obs.npz` (demo feature pairs). Null: the env id's default dataset (for
-    `SkeletonTorque.walk.mocap`, the bundled sample walk, built in the run directory).
+    `expert_disc_obs.npz` (demo feature pairs). `trajectory` is a trajectory npz (ours, or a
+    LocoMuJoCo file): training builds both cache files from it in the run directory and reuses
+    them while the file's content and the feature settings stay the same. Both null: the env
+    id's default dataset (for `SkeletonTorque.walk.mocap`, the bundled sample walk, built in
+    the run directory).
     """
 
     cache_dir: str | None = None
+    trajectory: str | None = None
+
+    def validate(self) -> None:
+        if self.cache_dir is not None and self.trajectory is not None:
+            raise ValueError(
+                "set either cache_dir (a built cache) or trajectory (a trajectory file to "
+                "cache in the run directory), not both"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
