@@ -42,14 +42,7 @@ from skeleton_steering.data import cache
 from skeleton_steering.entry import module_main
 from skeleton_steering.env.registry import make_env, resolve
 from skeleton_steering.io_utils import atomic_write_text
-from skeleton_steering.learn import (
-    amp_ppo,
-    checkpoint,
-    expert_data,
-    periodic_eval,
-    policy_export,
-    train_config,
-)
+from skeleton_steering.learn import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
 from skeleton_steering.learn.train_config import TrainConfig
 from skeleton_steering.learn.train_log import KEY_METRICS, MetricsLog, summary_line
 
@@ -108,16 +101,6 @@ def resolve_expert(config: TrainConfig, run_dir: Path, console: Console) -> expe
         "default dataset available; using the standing pose as the only demo"
     )
     return expert_data.standing_demo()
-
-
-def reference_frames(expert: expert_data.ExpertData) -> tuple[np.ndarray, np.ndarray]:
-    """Start frames the policy export carries (the standing pose for the standing demo)."""
-    if expert.qpos is None or expert.qvel is None:
-        from skeleton_steering.skeleton import model
-
-        nv = model.load_mj_model().nv
-        return model.standing_qpos()[None].astype(np.float32), np.zeros((1, nv), np.float32)
-    return policy_export.reference_frames(expert.qpos, expert.qvel)
 
 
 def _expert_shape(config: TrainConfig) -> tuple[int, float]:
@@ -228,7 +211,6 @@ def _prepare_state(
     run_dir: Path,
     resume: bool,
     demo: jax.Array,
-    console: Console,
 ) -> tuple[amp_ppo.TrainingState, dict[str, Any]]:
     existing = checkpoint.newest(run_dir)
     if not resume:
@@ -238,20 +220,9 @@ def _prepare_state(
                 "to continue that run, or choose another --run_dir"
             )
         return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
-
-    def skipped(path: Path, err: checkpoint.CheckpointError) -> None:
-        console.print(f"[yellow]warning:[/] --resume: skipping {path.name}: {err}")
-
-    ckpt = checkpoint.newest_valid(run_dir, on_skip=skipped)
-    if ckpt is None:
-        if existing is not None:
-            raise checkpoint.CheckpointError(
-                f"--resume: none of the checkpoints in {run_dir} can be read (see the warnings "
-                "above); move them away to start afresh"
-            )
-        # e.g. a retried job whose first attempt died before its first save
+    if existing is None:  # e.g. a retried job whose first attempt died before its first save
         return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
-    existing = ckpt.path
+    ckpt = checkpoint.load(existing)
     saved = train_config.from_mapping(ckpt.config, source=f"{existing} (stored config)")
     differ = train_config.resume_mismatches(saved, config)
     if differ:
@@ -301,9 +272,7 @@ def run(
     nothing_saved = checkpoint.newest(run_dir) is None
     if resume and nothing_saved:
         console.print(f"--resume: no checkpoint in {run_dir} yet; starting at iteration 0")
-    for stale in checkpoint.remove_stale_temp_files(run_dir):
-        console.print(f"removed {stale.name}, left by an earlier process that was killed mid-write")
-    state, meta = _prepare_state(compiled, config, run_dir, resume, demo, console)
+    state, meta = _prepare_state(compiled, config, run_dir, resume, demo)
     start_iteration = int(state.iteration)
     batch = config.ppo.batch_size
     best_score = meta.get("best_score")
@@ -335,15 +304,11 @@ def run(
             "expert_source": expert.source,
         }
 
-    reference = reference_frames(expert)
-    last_eval: dict[str, float] | None = meta.get("eval")
-
     def save_periodic(st: amp_ppo.TrainingState, iteration: int) -> None:
-        meta_now = {**base_meta(iteration), "eval": last_eval}
-        checkpoint.save(run_dir / checkpoint.periodic_name(iteration), st, config_dict, meta_now)
+        checkpoint.save(
+            run_dir / checkpoint.periodic_name(iteration), st, config_dict, base_meta(iteration)
+        )
         checkpoint.prune(run_dir, config.run.keep_checkpoints)
-        policy_export.save(run_dir / policy_export.LATEST_NAME, st, config_dict, meta_now,
-                           reference)
 
     history: list[dict[str, float]] = []
     metrics: dict[str, float] = {}
@@ -371,13 +336,13 @@ def run(
 
                 if config.eval.every and (iteration % config.eval.every == 0 or iteration == total):
                     ev = _evaluate(compiled, state, progress.console)
-                    last_eval = ev
                     log.write_eval(iteration * batch, ev)
                     if best_score is None or ev["score"] > best_score:
                         best_score = ev["score"]
                         meta_best = {**base_meta(iteration), "eval": ev}
-                        policy_export.save(run_dir / policy_export.BEST_NAME, state, config_dict,
-                                           meta_best, reference)
+                        checkpoint.save(
+                            run_dir / checkpoint.BEST_NAME, state, config_dict, meta_best
+                        )
                     evals = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
                     log.line(f"eval iter {iteration}: {evals} (best {best_score:.4g})")
 
