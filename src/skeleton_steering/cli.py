@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from skeleton_steering.entry import USER_ERRORS, report_user_error
+from skeleton_steering.entry import run_guarded
 
 DEFAULT_ENV_ID = "SkeletonTorque.walk.mocap"
 
@@ -120,61 +120,62 @@ def _force_cpu_if(flag: bool) -> None:
         jax.config.update("jax_platforms", "cpu")
 
 
+def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
+    if args.command == "bench" and args.bench == "env":
+        _force_cpu_if(args.jax_cpu)
+        from skeleton_steering.bench import env_bench
+
+        env_bench.run(args.batch, args.steps, args.env_id, not args.no_native, console)
+    elif args.command == "bench" and args.bench == "retarget":
+        from skeleton_steering.bench import retarget_bench
+
+        retarget_bench.run(args.rate, args.copies, args.repeats, console)
+    elif args.command in ("sample-kit", "extract", "retarget", "cache"):
+        from skeleton_steering.data import data_cli
+
+        return data_cli.run(args, console)
+    elif args.command == "bench" and args.bench == "train":
+        _force_cpu_if(args.jax_cpu)
+        from skeleton_steering.bench import train_bench
+
+        train_bench.run(args.config, args.num_envs, args.rollout_length, args.iterations,
+                        args.run_dir, console)
+    elif args.command == "bench" and args.bench == "learn":
+        _force_cpu_if(args.jax_cpu)
+        from skeleton_steering.bench import learn_bench
+
+        learn_bench.run(args.config, args.minutes, args.seed, args.run_dir, console)
+    elif args.command == "bench" and args.bench == "render":
+        from skeleton_steering.bench import render_bench
+
+        render_bench.run(args.frames, args.width, args.height, console)
+    elif args.command == "report":
+        from skeleton_steering.report import build as report
+
+        return report.main_from_args(args, console)
+    elif args.command == "render":
+        from skeleton_steering.evaluate import render_cli
+
+        return render_cli.run(args, console)
+    elif args.command == "train":
+        from skeleton_steering.learn import train
+
+        return train.main_from_args(args, console)
+    elif args.command == "eval":
+        from skeleton_steering.evaluate import eval_cli
+
+        return eval_cli.main_from_args(args, console)
+    elif args.command == "demo":
+        from skeleton_steering import demo
+
+        demo.run(args.out, args.envs, args.steps, args.seed, args.env_id, console, args.cache)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=True)
-    try:
-        if args.command == "bench" and args.bench == "env":
-            _force_cpu_if(args.jax_cpu)
-            from skeleton_steering.bench import env_bench
-
-            env_bench.run(args.batch, args.steps, args.env_id, not args.no_native, console)
-        elif args.command == "bench" and args.bench == "retarget":
-            from skeleton_steering.bench import retarget_bench
-
-            retarget_bench.run(args.rate, args.copies, args.repeats, console)
-        elif args.command in ("sample-kit", "extract", "retarget", "cache"):
-            from skeleton_steering.data import data_cli
-
-            return data_cli.run(args, console)
-        elif args.command == "bench" and args.bench == "train":
-            _force_cpu_if(args.jax_cpu)
-            from skeleton_steering.bench import train_bench
-
-            train_bench.run(args.config, args.num_envs, args.rollout_length, args.iterations,
-                            args.run_dir, console)
-        elif args.command == "bench" and args.bench == "learn":
-            _force_cpu_if(args.jax_cpu)
-            from skeleton_steering.bench import learn_bench
-
-            learn_bench.run(args.config, args.minutes, args.seed, args.run_dir, console)
-        elif args.command == "bench" and args.bench == "render":
-            from skeleton_steering.bench import render_bench
-
-            render_bench.run(args.frames, args.width, args.height, console)
-        elif args.command == "report":
-            from skeleton_steering.report import build as report
-
-            return report.main_from_args(args, console)
-        elif args.command == "render":
-            from skeleton_steering.evaluate import render_cli
-
-            return render_cli.run(args, console)
-        elif args.command == "train":
-            from skeleton_steering.learn import train
-
-            return train.main_from_args(args, console)
-        elif args.command == "eval":
-            from skeleton_steering.evaluate import eval_cli
-
-            return eval_cli.main_from_args(args, console)
-        elif args.command == "demo":
-            from skeleton_steering import demo
-
-            demo.run(args.out, args.envs, args.steps, args.seed, args.env_id, console, args.cache)
-    except USER_ERRORS as err:
-        return report_user_error(console, err)
-    return 0
+    return run_guarded(console, lambda: _dispatch(args, console))
 
 
 if __name__ == "__main__":

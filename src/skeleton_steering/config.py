@@ -2,13 +2,18 @@
 
 A config file is a nested mapping whose keys mirror the dataclass fields. Unknown keys are
 rejected with the closest valid key suggested, wrong types name the dotted field path and the
-file, and `key.sub=value` overrides from the command line go through the same checks.
+file, and `key.sub=value` overrides from the command line go through the same checks (an
+error in an override's value names the override, not the file).
+
+YAML is read as YAML 1.2 reads numbers (`3e-4` is a float, where YAML 1.1 makes it a string),
+and a key given twice in one mapping is an error naming the key, its line and the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -24,12 +29,33 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
 
 
-def _where(source: str | None, path: str) -> str:
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """Where a config's values came from: a file, except the dotted keys set by overrides."""
+
+    file: str | None
+    overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)  # key -> "key=value"
+
+    def blame(self, path: str) -> str | None:
+        """The source to name for an error at dotted `path`."""
+        for key, text in reversed(list(self.overrides.items())):
+            if path == key or path.startswith((f"{key}.", f"{key}[")):
+                return f"override '{text}'"
+        inside = [t for k, t in self.overrides.items() if not path or k.startswith(f"{path}.")]
+        if inside:  # a check across a section's fields, some of them overridden
+            with_overrides = ", ".join(f"'{t}'" for t in inside)
+            return f"{self.file or 'config'} with override {with_overrides}"
+        return self.file
+
+
+def _where(source: str | Sources | None, path: str) -> str:
+    if isinstance(source, Sources):
+        source = source.blame(path)
     field = f"field '{path}'" if path else "top level"
     return f"{source}: {field}" if source else field
 
 
-def _coerce(value: Any, hint: Any, path: str, source: str | None) -> Any:
+def _coerce(value: Any, hint: Any, path: str, source: str | Sources | None) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
@@ -98,7 +124,7 @@ def _coerce(value: Any, hint: Any, path: str, source: str | None) -> Any:
 
 
 def from_dict(
-    cls: type[T], data: Mapping[str, Any], source: str | None = None, prefix: str = ""
+    cls: type[T], data: Mapping[str, Any], source: str | Sources | None = None, prefix: str = ""
 ) -> T:
     """Build dataclass `cls` from `data`, checking keys and types; defaults fill the gaps."""
     hints = typing.get_type_hints(cls)
@@ -135,13 +161,58 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: Any, line: int, first_line: int) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats and duplicate keys refused."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                seen = first.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the base constructor reports it
+                continue
+            if seen != key_node.start_mark.line:
+                raise _DuplicateKeyError(key, key_node.start_mark.line + 1, seen + 1)
+        return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 floats that YAML 1.1 (PyYAML) reads as strings: an exponent without a dot.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """`text` parsed as our config YAML (see the module docstring)."""
+    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with errors that name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory")
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save the "
+                          "config as UTF-8") from err
+    try:
+        data = parse_yaml(text)
+    except _DuplicateKeyError as err:
+        raise ConfigError(f"{path}: key {err.key!r} appears twice (lines {err.first_line} and "
+                          f"{err.line}); give each key once") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from err
     if data is None:
@@ -151,19 +222,24 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _split_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ConfigError(f"override '{item}' must look like key.sub=value")
+    key, raw = item.split("=", 1)
+    try:
+        value = parse_yaml(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override '{item}': value is not valid YAML: {err}") from err
+    return key.strip(), value
+
+
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply `a.b.c=value` strings (value parsed as YAML) to a nested mapping, returning a copy."""
     out = _deep_copy(data)
     for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override '{item}' must look like key.sub=value")
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"override '{item}': value is not valid YAML: {err}") from err
+        key, value = _split_override(item)
         node = out
-        parts = key.strip().split(".")
+        parts = key.split(".")
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
@@ -171,6 +247,19 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             node = child
         node[parts[-1]] = value
     return out
+
+
+def load_config(
+    cls: type[T], path: str | Path | None, overrides: Sequence[str] = (),
+    default_source: str = "config",
+) -> T:
+    """`cls` from the YAML file at `path` (defaults when None) with `key=value` overrides;
+    errors name the override that set a bad value, else the file."""
+    data = read_yaml(path) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    keys = {_split_override(item)[0]: item for item in overrides}
+    source = Sources(str(path) if path is not None else default_source, keys)
+    return from_dict(cls, data, source=source)
 
 
 def _deep_copy(data: Any) -> Any:

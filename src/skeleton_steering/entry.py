@@ -1,8 +1,19 @@
-"""What every command does with bad input: one red line on stderr and exit status 2."""
+"""What every command does when it cannot go on: one red line on stderr and an exit status.
+
+Every command (`skeleton-steering <sub>` and the `python -m skeleton_steering.<module>` entry
+points) runs through `run_guarded`, the one place where errors become exit statuses:
+
+* 2: the user's input (files, flags, config) is wrong: `ConfigError`, `ValueError` (each
+  format error of the package is one), `KeyError`, `FileNotFoundError`.
+* 1: the system refused: any other `OSError` (permission denied, read-only file system, disk
+  full, a directory where a file should be), named with its path; `MemoryError`.
+* 130: Ctrl-C (`KeyboardInterrupt`) outside the training loop, which saves a checkpoint itself.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
@@ -13,10 +24,53 @@ from skeleton_steering.config import ConfigError
 # Errors that mean the user's input (files, flags, config) is wrong, not the program.
 USER_ERRORS = (ConfigError, ValueError, KeyError, FileNotFoundError)
 
+EXIT_USER_ERROR = 2
+EXIT_SYSTEM_ERROR = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C'd command
+
+
+def _error_line(console: Console, message: str) -> None:
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
 
 def report_user_error(console: Console, err: BaseException) -> int:
-    console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
-    return 2
+    _error_line(console, str(err))
+    return EXIT_USER_ERROR
+
+
+def describe_os_error(err: OSError) -> str:
+    """`path: reason` for an OS error (`path -> other: reason` for renames)."""
+    reason = err.strerror or (errno.errorcode.get(err.errno or 0) if err.errno else None)
+    if err.filename is None:
+        return str(err) if str(err) else f"{type(err).__name__}: {reason or 'OS error'}"
+    target = str(err.filename)
+    if err.filename2 is not None:
+        target += f" -> {err.filename2}"
+    return f"{target}: {reason or str(err)}"
+
+
+def run_guarded(console: Console, call: Callable[[], int | None]) -> int:
+    """Run `call` and turn what it raises into one line on `console` and an exit status."""
+    try:
+        status = call()
+    except KeyboardInterrupt:
+        _error_line(console, "interrupted (Ctrl-C); finished outputs are kept, no output was "
+                    "left half-written")
+        return EXIT_INTERRUPTED
+    except FileNotFoundError as err:
+        # Raised by the package with a message, or by the OS with a path.
+        _error_line(console, describe_os_error(err) if err.filename else str(err))
+        return EXIT_USER_ERROR
+    except USER_ERRORS as err:
+        # A UnicodeDecodeError that reaches here was not caught where the file is known.
+        return report_user_error(console, err)
+    except OSError as err:
+        _error_line(console, describe_os_error(err))
+        return EXIT_SYSTEM_ERROR
+    except MemoryError:
+        _error_line(console, "out of memory")
+        return EXIT_SYSTEM_ERROR
+    return 0 if status is None else int(status)
 
 
 def module_main(
@@ -26,13 +80,10 @@ def module_main(
     main_from_args: Callable[[argparse.Namespace, Console], int],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """`python -m skeleton_steering.<module>`: parse, run, and turn user errors into one line."""
+    """`python -m skeleton_steering.<module>`: parse, run, and turn errors into one line."""
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
     console = Console(stderr=True)
-    try:
-        return main_from_args(args, console)
-    except USER_ERRORS as err:
-        return report_user_error(console, err)
+    return run_guarded(console, lambda: main_from_args(args, console))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from skeleton_steering.config import ConfigError, apply_overrides, from_dict, read_yaml, to_dict
+from skeleton_steering.config import ConfigError, from_dict, load_config, to_dict
 from skeleton_steering.env.env_config import EnvConfig
 
 Activation = Literal["relu", "elu", "tanh", "silu"]
@@ -190,7 +190,7 @@ class RunConfig:
     iterations: int = 2000
     log_every: int = 10
     checkpoint_every: int = 50
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = 2
 
     def validate(self) -> None:
         if self.iterations < 1 or self.log_every < 1 or self.checkpoint_every < 1:
@@ -232,9 +232,7 @@ RESUME_FIXED = ("env_id", "seed", "env", "network", "ppo", "amp", "normalizer", 
 
 def load(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Config from a YAML file (defaults when `path` is None), with `key=value` overrides."""
-    data = read_yaml(path) if path is not None else {}
-    data = apply_overrides(data, overrides)
-    return from_dict(TrainConfig, data, source=str(path) if path is not None else "config")
+    return load_config(TrainConfig, path, overrides)
 
 
 def from_mapping(data: dict[str, Any], source: str) -> TrainConfig:
