@@ -31,6 +31,7 @@ import numpy as np
 from rich.console import Console
 
 from skeleton_steering.config import to_dict
+from skeleton_steering.data.resample import MAX_FREQUENCY
 from skeleton_steering.data.trajectory import (
     Trajectory,
     TrajectoryError,
@@ -63,8 +64,9 @@ class CacheSettings:
     frequency: float = 0.0
 
     def validate(self) -> None:
-        if self.frequency < 0:
-            raise ValueError("frequency must be >= 0 (0 = control rate)")
+        if not 0 <= self.frequency <= MAX_FREQUENCY:  # also false for nan
+            raise ValueError(f"frequency must be 0..{MAX_FREQUENCY:g} Hz (0 = control rate), "
+                             f"got {self.frequency}")
 
     def output_frequency(self) -> float:
         if self.frequency > 0:

@@ -10,11 +10,14 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from skeleton_steering.config import from_dict, read_yaml
 
 COMMANDS = ("sample-kit", "extract", "retarget", "cache")
+# Mocap is recorded at 30-1000 Hz; rates outside would make clips of absurd sizes.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 10.0, 1000.0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -72,6 +75,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.command == "sample-kit":
         from skeleton_steering.data.sample import write_sample_kit
 
+        if not MIN_SAMPLE_RATE <= args.rate <= MAX_SAMPLE_RATE:  # also false for nan
+            raise ValueError(f"--rate must be {MIN_SAMPLE_RATE:g}..{MAX_SAMPLE_RATE:g} Hz "
+                             f"(mocap rates), got {args.rate:g}")
+
         summary = write_sample_kit(args.out, seed=args.seed, rate=args.rate, console=console)
         table = Table(title=f"synthetic sample clips in {args.out}")
         for col in ("clip", "target m/s", "speed m/s", "turn deg", "frames"):
@@ -88,11 +95,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         s = manifest["summary"]
         console.print(f"extract: kept {s['kept']} of {s['found']} clips ({s['seconds']:.1f} s) "
                       f"-> {args.out}/manifest.json")
+        by_keyword = 0
         for item in manifest["skipped"]:
-            if item["reason"].startswith("invalid"):
-                console.print(f"[yellow]skipped[/] {item['reason']}")
+            if item["reason"].startswith(("no include keyword", "exclude keyword")):
+                by_keyword += 1
+            else:
+                console.print(f"[yellow]skipped[/] {escape(item['path'])}: "
+                              f"{escape(item['reason'])}", soft_wrap=True)
         if not s["kept"]:
-            console.print("[bold red]error:[/] no usable clip found")
+            console.print(f"[bold red]error:[/] no usable clip found ({by_keyword} left out by "
+                          f"the keywords, the others for the reasons above; all in "
+                          f"{escape(args.out)}/manifest.json)", soft_wrap=True)
             return 1
         return 0
     if args.command == "retarget":

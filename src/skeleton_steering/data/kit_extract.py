@@ -1,21 +1,29 @@
 """`extract`: walk a KIT tree, keep the clips that match the filters, write `manifest.json`.
 
 Clips are AMASS npz files anywhere under the root (`shape.npz` files, which hold only a
-subject's betas, are not clips). A clip is kept when its path (relative to the root, lower
-case) contains an include keyword and no exclude keyword, it reads and validates
-(`amass.read_clip`), and its duration and frame rate are inside the configured bounds. Kept
-clips are copied (or hard-linked) into the output directory under the same relative path, and
-`manifest.json` lists for each: path (relative to the manifest), source, sha256, frames, rate,
-duration, layout, gender and the matched tags; every skipped or invalid clip is listed with
-its reason. One bad clip never stops the run.
+subject's betas, are not clips; a directory named `*.npz` or a broken symbolic link is listed
+as skipped). A clip is kept when a word of its file name matches an include keyword and none
+matches an exclude keyword, it reads and validates (`amass.read_clip`), and its duration and
+frame rate are inside the configured bounds. Words are split at non-letters and at camelCase
+humps (`WalkInCircle01` -> walk, in, circle, 01), and a keyword matches a word it begins
+(`walk` matches `walking`; `run` matches `running` but not `truncated`).
+
+Kept clips are copied (or hard-linked) into the output directory under the same relative
+path, and `manifest.json` lists for each: path (relative to the manifest), source, sha256,
+frames, rate, duration, layout, gender and the matched tags; every skipped or invalid clip is
+listed with its reason. One bad clip never stops the run. The output directory is extract's
+own: it is built beside the target and swapped in whole, so an interrupted run leaves the
+previous output as it was, and the folder never holds a clip its manifest does not list.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,7 @@ from rich.console import Console
 
 from skeleton_steering.config import to_dict
 from skeleton_steering.data.amass import AmassFormatError, read_clip
-from skeleton_steering.io_utils import atomic_write, atomic_write_text
+from skeleton_steering.io_utils import atomic_write, atomic_write_text, make_dir_beside, replace_dir
 from skeleton_steering.progress import track
 
 MANIFEST_NAME = "manifest.json"
@@ -32,7 +40,7 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclasses.dataclass(frozen=True)
 class ExtractConfig:
-    """Which clips to keep. Keywords match anywhere in the lower-case relative path."""
+    """Which clips to keep. Keywords match words of the file name (see the module doc)."""
 
     include: tuple[str, ...] = ("walk", "turn")
     exclude: tuple[str, ...] = ("run", "jog", "stair", "jump", "hop", "upstairs",
@@ -48,12 +56,48 @@ class ExtractConfig:
             raise ValueError("need 0 <= min_duration <= max_duration")
         if not 0 < self.min_rate <= self.max_rate:
             raise ValueError("need 0 < min_rate <= max_rate")
+        for keyword in (*self.include, *self.exclude):
+            if not words(keyword):
+                raise ValueError(f"keyword {keyword!r} has no letter or digit to match")
 
 
-def find_clips(root: Path) -> list[Path]:
-    """AMASS clip files under `root`, sorted (subject `shape.npz` files excluded)."""
-    return sorted(p for p in root.rglob("*.npz")
-                  if p.is_file() and not p.name.endswith("shape.npz"))
+def scan(root: Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """Clip files under `root`, sorted, and the `*.npz` entries that cannot be clips (a
+    directory, a broken link), each with its reason. Subject `shape.npz` files are left out."""
+    clips: list[Path] = []
+    odd: list[dict[str, str]] = []
+    for path in sorted(root.rglob("*.npz")):
+        if path.name.endswith("shape.npz"):
+            continue
+        rel = path.relative_to(root).as_posix()
+        if path.is_file():
+            clips.append(path)
+        elif path.is_symlink() and not path.exists():
+            odd.append({"path": rel, "reason": f"broken symbolic link (to {os.readlink(path)})"})
+        elif path.is_dir():
+            odd.append({"path": rel, "reason": "a directory, not an .npz file"})
+        else:
+            odd.append({"path": rel, "reason": "not a regular file"})
+    return clips, odd
+
+
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of `text`: split at non-letters and camelCase humps."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def _matches(keyword: str, name_words: list[str]) -> bool:
+    """The keyword's words, in order, on consecutive words of the name (the last one as a
+    prefix: `walk` matches `walking`)."""
+    kw = words(keyword)
+    n = len(kw)
+    return any(
+        name_words[i : i + n - 1] == kw[:-1] and name_words[i + n - 1].startswith(kw[-1])
+        for i in range(len(name_words) - n + 1)
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -64,36 +108,47 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _place(src: Path, dst: Path, link: bool) -> None:
-    if dst.exists() and dst.stat().st_size == src.stat().st_size and \
-            sha256_of(dst) == sha256_of(src):
-        return
+def _place(src: Path, dst: Path, previous: Path, digest: str, link: bool) -> None:
+    """Put `src` at `dst`, reusing the previous output's copy `previous` when it is the same."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if link:
-        tmp = dst.with_name(f".{dst.name}.link")
-        tmp.unlink(missing_ok=True)
+    if previous.is_file() and previous.stat().st_size == src.stat().st_size and \
+            sha256_of(previous) == digest:
+        candidates = [previous]
+    else:
+        candidates = [src] if link else []
+    for source in candidates:
         try:
-            os.link(src, tmp)
-            os.replace(tmp, dst)
+            os.link(source, dst)
             return
         except OSError:
-            tmp.unlink(missing_ok=True)  # cross-device or unsupported: copy instead
+            pass  # cross-device or unsupported: copy instead
+
     def copy(fh) -> None:
-        with src.open("rb") as source:
-            shutil.copyfileobj(source, fh)
+        with src.open("rb") as source_fh:
+            shutil.copyfileobj(source_fh, fh)
 
     atomic_write(dst, copy)
 
 
 def _filter(rel: str, config: ExtractConfig) -> tuple[list[str], str | None]:
-    text = rel.lower()
-    tags = [k for k in config.include if k.lower() in text]
+    name_words = words(Path(rel).name.removesuffix(".npz"))
+    tags = [k for k in config.include if _matches(k, name_words)]
     if not tags:
-        return tags, f"no include keyword {list(config.include)} in the path"
-    blocked = [k for k in config.exclude if k.lower() in text]
+        return tags, f"no include keyword {list(config.include)} in the file name"
+    blocked = [k for k in config.exclude if _matches(k, name_words)]
     if blocked:
-        return tags, f"exclude keyword(s) {blocked} in the path"
+        return tags, f"exclude keyword(s) {blocked} in the file name"
     return tags, None
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(out))
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
+        raise ValueError(
+            f"--out {out} holds files but no {MANIFEST_NAME}: extract replaces its output "
+            "folder whole, so give it a new or empty folder (or one an earlier extract wrote)"
+        )
 
 
 def extract(
@@ -110,42 +165,59 @@ def extract(
     out = Path(out)
     if not root.is_dir():
         raise FileNotFoundError(f"KIT root is not a directory: {root}")
+    _check_out(out)
+    clips, skipped = scan(root)
     kept: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    for path in track(find_clips(root), "extract clips", console=console):
-        rel = path.relative_to(root).as_posix()
-        tags, reason = _filter(rel, config)
-        if reason:
-            skipped.append({"path": rel, "reason": reason})
-            continue
-        try:
-            clip = read_clip(path)
-        except AmassFormatError as err:
-            skipped.append({"path": rel, "reason": f"invalid: {err}"})
-            continue
-        if not config.min_rate <= clip.rate <= config.max_rate:
-            reason = f"frame rate {clip.rate:g} Hz outside {config.min_rate:g}..{config.max_rate:g}"
-        elif not config.min_duration <= clip.duration <= config.max_duration:
-            reason = (f"duration {clip.duration:.2f} s outside "
-                      f"{config.min_duration:g}..{config.max_duration:g} s")
-        if reason:
-            skipped.append({"path": rel, "reason": reason})
-            continue
-        _place(path, out / rel, config.link)
-        kept.append({
-            "path": rel, "source": str(path.resolve()), "sha256": sha256_of(path),
-            "frames": clip.frames, "rate": clip.rate, "duration": round(clip.duration, 4),
-            "layout": clip.layout, "gender": clip.gender, "tags": tags,
-        })
-    manifest = {
-        "version": 1,
-        "kit_root": str(root.resolve()),
-        "filters": to_dict(config),
-        "clips": kept,
-        "skipped": skipped,
-        "summary": {"found": len(kept) + len(skipped), "kept": len(kept),
-                    "skipped": len(skipped),
-                    "seconds": round(sum(c["duration"] for c in kept), 3)},
-    }
-    atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    work = make_dir_beside(out)
+    try:
+        for path in track(clips, "extract clips", console=console):
+            entry = _consider(path, root, config, skipped)
+            if entry is not None:
+                _place(path, work / entry["path"], out / entry["path"], entry["sha256"],
+                       config.link)
+                kept.append(entry)
+        skipped.sort(key=lambda item: item["path"])
+        manifest = {
+            "version": 1,
+            "kit_root": str(root.resolve()),
+            "filters": to_dict(config),
+            "clips": kept,
+            "skipped": skipped,
+            "summary": {"found": len(kept) + len(skipped), "kept": len(kept),
+                        "skipped": len(skipped),
+                        "seconds": round(sum(c["duration"] for c in kept), 3)},
+        }
+        atomic_write_text(work / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+        replace_dir(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     return manifest
+
+
+def _consider(path: Path, root: Path, config: ExtractConfig,
+              skipped: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The manifest entry of the clip at `path`, or None (its reason appended to `skipped`)."""
+    rel = path.relative_to(root).as_posix()
+    tags, reason = _filter(rel, config)
+    if reason:
+        skipped.append({"path": rel, "reason": reason})
+        return None
+    try:
+        clip = read_clip(path)
+    except AmassFormatError as err:
+        skipped.append({"path": rel, "reason": f"invalid: {err}"})
+        return None
+    if not config.min_rate <= clip.rate <= config.max_rate:
+        reason = f"frame rate {clip.rate:g} Hz outside {config.min_rate:g}..{config.max_rate:g}"
+    elif not config.min_duration <= clip.duration <= config.max_duration:
+        reason = (f"duration {clip.duration:.2f} s outside "
+                  f"{config.min_duration:g}..{config.max_duration:g} s")
+    if reason:
+        skipped.append({"path": rel, "reason": reason})
+        return None
+    return {
+        "path": rel, "source": str(path.resolve()), "sha256": sha256_of(path),
+        "frames": clip.frames, "rate": clip.rate, "duration": round(clip.duration, 4),
+        "layout": clip.layout, "gender": clip.gender, "tags": tags,
+    }

@@ -11,6 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+# Highest output rate the data stages accept: above mocap's fastest (1 kHz) a resampled clip
+# only grows (at 1e9 Hz one second would take gigabytes).
+MAX_FREQUENCY = 1000.0
+
 
 def time_grid(frames: int, src_rate: float, dst_rate: float) -> np.ndarray:
     """Sample times (seconds from the first frame) at `dst_rate` inside a clip of `frames`."""

@@ -78,8 +78,9 @@ class RetargetConfig:
     min_frames: int = 10
 
     def validate(self) -> None:
-        if self.frequency < 0:
-            raise ValueError(f"frequency must be >= 0 (0 = control rate), got {self.frequency}")
+        if not 0 <= self.frequency <= rs.MAX_FREQUENCY:  # also false for nan
+            raise ValueError(f"frequency must be 0..{rs.MAX_FREQUENCY:g} Hz (0 = control rate), "
+                             f"got {self.frequency}")
         if self.contact_height <= 0:
             raise ValueError("contact_height must be positive")
         if min(self.max_penetration_cm, self.max_skating_cm_s, self.max_clipped_share) < 0:

@@ -236,6 +236,10 @@ def load_trajectory(path: str | Path) -> Trajectory:
     except NpzError as err:
         raise TrajectoryError(str(err)) from err
     arrays = contents.arrays
+    for name in ("qpos", "qvel", "joint_names", "frequency", "split_points"):
+        if name in contents.object_members:
+            raise TrajectoryError(f"{path}: field '{name}' is an object (pickled) array; "
+                                  "refusing to unpickle it, store it as a plain array")
     qpos = _float_matrix(arrays, "qpos", path)
     qvel = _float_matrix(arrays, "qvel", path)
     names = _names(arrays, "joint_names", path)
