@@ -20,7 +20,7 @@ from rich.progress import Progress
 
 from skeleton_steering.bench.machine import describe
 from skeleton_steering.env.registry import make_env
-from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.io_utils import atomic_write_text, check_writable_file
 
 
 def run(
@@ -32,6 +32,9 @@ def run(
     console: Console,
     cache_dir: str | None = None,
 ) -> dict:
+    if n_envs < 1 or n_steps < 1:
+        raise ValueError(f"--envs and --steps must be >= 1, got {n_envs} and {n_steps}")
+    path = check_writable_file(Path(out) / "summary.json")
     qpos = qvel = None
     if cache_dir:
         from skeleton_steering.data.cache import load_expert_cache
@@ -78,7 +81,6 @@ def run(
         "wall_seconds_including_compile": wall,
         "machine": describe(),
     }
-    path = Path(out) / "summary.json"
     atomic_write_text(path, json.dumps(summary, indent=2))
     console.print_json(json.dumps(summary))
     console.print(f"wrote {path}")

@@ -35,7 +35,7 @@ from skeleton_steering.entry import module_main
 from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.evaluate import rollout as evaluation
 from skeleton_steering.evaluate import schedules, steering_metrics
-from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.io_utils import atomic_write_text, check_writable_file
 from skeleton_steering.learn import train
 
 DEFAULT_OUT_DIR = Path("results/eval")
@@ -281,7 +281,12 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
     train.configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu)
     schedules.check_name(args.schedule)
     out = Path(args.out) if args.out else default_out(args.model_path)
-    csv_beside(out)  # a bad --out fails before the rollout
+    # A bad or unwritable --out fails now, not after the rollout.
+    for path in (out, csv_beside(out)):
+        check_writable_file(path)
+    video_out = Path(args.video_out) if args.video_out else out.with_suffix(".mp4")
+    if args.record:
+        check_writable_file(video_out)
     try:
         if args.record:
             _render_module()
@@ -291,7 +296,7 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
                       show_progress=not args.no_progress)
         video = None
         if args.record:
-            video = render_episode0(ev, args.video_out or out.with_suffix(".mp4"))
+            video = render_episode0(ev, video_out)
     except RenderUnavailableError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return 1

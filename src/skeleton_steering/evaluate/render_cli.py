@@ -17,7 +17,9 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
+from skeleton_steering.io_utils import check_writable_file
 from skeleton_steering.render.renderer import Frame, render_video
+from skeleton_steering.render.video_io import VideoError, check_video_args
 
 DEFAULT_OUT_DIR = Path("results/videos")
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 640, 480
@@ -123,15 +125,28 @@ def _record_checkpoint(args: argparse.Namespace, out: Path) -> object:
                         **given)
 
 
+def _check_video_flags(args: argparse.Namespace) -> None:
+    """The encoder's own checks, made on the flags before any work (named as flags)."""
+    width = DEFAULT_WIDTH if args.width is None else args.width
+    height = DEFAULT_HEIGHT if args.height is None else args.height
+    try:
+        check_video_args(width, height, 1.0 if args.fps is None else args.fps)
+    except VideoError as err:
+        raise RenderCliError(f"--{err}") from err  # the message starts with the flag's name
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     """Render the video the flags ask for; returns the exit status."""
+    _check_video_flags(args)
     source = args.trajectory or args.model_path
     out = Path(args.out) if args.out else _default_out(source)
+    check_writable_file(out)  # before the rollout or the frames, not after
     if args.trajectory is not None:
         frames, fps = trajectory_frames(args.trajectory, args.fps, args.clip)
         result: object = render_video(
-            frames, out, width=args.width or DEFAULT_WIDTH,
-            height=args.height or DEFAULT_HEIGHT, fps=fps, preview=not args.no_preview)
+            frames, out, width=DEFAULT_WIDTH if args.width is None else args.width,
+            height=DEFAULT_HEIGHT if args.height is None else args.height, fps=fps,
+            preview=not args.no_preview)
     else:
         if args.clip is not None:
             raise RenderCliError("--clip: only with --trajectory")

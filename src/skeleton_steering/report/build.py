@@ -20,15 +20,13 @@ import argparse
 import csv
 import io
 import math
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 
-from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.io_utils import atomic_write_text, make_dir_beside, replace_dir
 from skeleton_steering.report import page as report_html
 from skeleton_steering.report import plots as report_plot
 from skeleton_steering.report import run_data as report_data
@@ -87,23 +85,6 @@ def _copy(src: str, dest: Path) -> None:
     shutil.copyfile(src, dest)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _swap_in(built: Path, out: Path) -> None:
-    """Replace `out` with `built` (both in one parent folder, so the renames are atomic)."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-    os.replace(built, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build(
     runs: Sequence[str],
     evals: Sequence[str],
@@ -129,9 +110,7 @@ def build(
     if evals:
         table = report_data.eval_table(labels, [report_data.read_eval(e) for e in evals])
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; the report is to be shared
+    work = make_dir_beside(out)
     try:
         files = [CURVES_NAME, CURVES_CSV]
         atomic_write_text(work / CURVES_NAME, report_plot.learning_curves_svg(curves))
@@ -152,7 +131,7 @@ def build(
                 entries.append(report_html.VideoEntry(label, video, preview))
         page = report_html.index_html(title, loaded, CURVES_NAME, table, entries, files)
         atomic_write_text(work / INDEX, page)
-        _swap_in(work, out)
+        replace_dir(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -11,6 +11,7 @@ import dataclasses
 import html
 import math
 from collections.abc import Sequence
+from urllib.parse import quote
 
 import numpy as np
 
@@ -35,6 +36,12 @@ class VideoEntry:
     label: str
     video: str | None  # path relative to index.html
     preview: str | None
+
+
+def _href(path: str) -> str:
+    """A relative path as an attribute value: percent-encoded (`run#1` is not a fragment),
+    then escaped."""
+    return html.escape(quote(path, safe="/"), quote=True)
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -86,13 +93,13 @@ def _videos(videos: Sequence[VideoEntry]) -> str:
     for v in videos:
         parts = [f"<figcaption>{html.escape(v.label)}</figcaption>"]
         if v.video:
-            src = html.escape(v.video, quote=True)
+            src = _href(v.video)
             parts.append(
                 f'<video controls preload="metadata" src="{src}">'
                 f'<a href="{src}">{html.escape(v.video)}</a></video>'
             )
         if v.preview:
-            src = html.escape(v.preview, quote=True)
+            src = _href(v.preview)
             alt = f"preview of {html.escape(v.label)}"
             parts.append(f'<img class="preview" src="{src}" alt="{alt}">')
         items.append(f"<figure>{''.join(parts)}</figure>")
@@ -114,7 +121,7 @@ def index_html(
             "<h2>Learning curves</h2>",
             '<p class="note">Thin lines: one per seed. Bold: mean across seeds; shaded: mean '
             "± one standard deviation (where at least two seeds have a value).</p>",
-            f'<img src="{html.escape(curves_svg, quote=True)}" alt="learning curves" '
+            f'<img src="{_href(curves_svg)}" alt="learning curves" '
             'style="max-width:100%">',
         ]
     if table is not None:
@@ -128,7 +135,7 @@ def index_html(
         sections += ["<h2>Videos</h2>", _videos(videos)]
     if files:
         links = "".join(
-            f'<li><a href="{html.escape(f, quote=True)}">{html.escape(f)}</a></li>' for f in files
+            f'<li><a href="{_href(f)}">{html.escape(f)}</a></li>' for f in files
         )
         sections += ["<h2>Files</h2>", f"<ul>{links}</ul>"]
     body = "\n".join(sections)

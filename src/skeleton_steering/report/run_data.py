@@ -104,16 +104,25 @@ def read_run(run_dir: str | Path) -> Run:
     path = run_dir / CSV_NAME
     if not path.is_file():
         raise ReportInputError(f"{path}: no metrics file (has this run trained yet?)")
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or "env_steps" not in reader.fieldnames:
-            raise ReportInputError(f"{path}: not a training metrics file (no 'env_steps' column)")
-        rows = list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or "env_steps" not in reader.fieldnames:
+                raise ReportInputError(
+                    f"{path}: not a training metrics file (no 'env_steps' column)"
+                )
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ReportInputError(f"{path}: not a training metrics file ({err})") from err
     if not rows:
         raise ReportInputError(f"{path}: holds no training iteration yet")
     names = [n for n in reader.fieldnames if n not in ("iteration", "env_steps")]
     columns = {n: np.array([_float(r.get(n) or "nan") for r in rows]) for n in names}
-    steps = np.array([_float(r["env_steps"]) for r in rows])
+    steps = np.array([_float(r["env_steps"] or "nan") for r in rows])
+    bad = np.flatnonzero(~np.isfinite(steps) | (steps < 0))
+    if bad.size:
+        raise ReportInputError(f"{path}: row {int(bad[0]) + 2} has no valid 'env_steps' "
+                               f"({rows[bad[0]]['env_steps']!r}); the file is damaged")
     wall = columns.get("wall_s", np.array([math.nan]))
     return Run(run_dir.name, steps, columns, float(wall[-1]))
 
@@ -167,7 +176,7 @@ def read_eval(path: str | Path) -> dict[str, float]:
         raise ReportInputError(f"{path}: eval summary not found")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ReportInputError(f"{path}: not valid JSON: {err}") from err
     if not isinstance(data, Mapping):
         raise ReportInputError(f"{path}: expected a JSON object at the top level")
