@@ -41,8 +41,15 @@ from skeleton_steering.config import ConfigError, to_dict
 from skeleton_steering.data import cache
 from skeleton_steering.entry import module_main
 from skeleton_steering.env.registry import make_env, resolve
-from skeleton_steering.io_utils import atomic_write_text
-from skeleton_steering.learn import amp_ppo, checkpoint, expert_data, periodic_eval, train_config
+from skeleton_steering.io_utils import atomic_write_text, check_writable_dir
+from skeleton_steering.learn import (
+    amp_ppo,
+    checkpoint,
+    expert_data,
+    periodic_eval,
+    run_lock,
+    train_config,
+)
 from skeleton_steering.learn.train_config import TrainConfig
 from skeleton_steering.learn.train_log import KEY_METRICS, MetricsLog, summary_line
 
@@ -259,10 +266,30 @@ def run(
     on_iteration: Callable[[int, dict[str, float]], None] | None = None,
     expert: expert_data.ExpertData | None = None,
 ) -> RunResult:
-    """Train until `config.run.iterations`, a signal, or `max_seconds` of training time."""
+    """Train until `config.run.iterations`, a signal, or `max_seconds` of training time.
+
+    Holds the run directory's lock (`run_lock`) throughout: a second trainer on the same
+    directory raises `run_lock.RunDirInUseError` before writing anything.
+    """
     console = console or Console(stderr=True)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = check_writable_dir(run_dir)
+    with run_lock.hold(run_dir, console):
+        return _run_locked(config, run_dir, resume=resume, console=console,
+                           show_progress=show_progress, max_seconds=max_seconds,
+                           on_iteration=on_iteration, expert=expert)
+
+
+def _run_locked(
+    config: TrainConfig,
+    run_dir: Path,
+    *,
+    resume: bool,
+    console: Console,
+    show_progress: bool,
+    max_seconds: float | None,
+    on_iteration: Callable[[int, dict[str, float]], None] | None,
+    expert: expert_data.ExpertData | None,
+) -> RunResult:
     expert = expert or resolve_expert(config, run_dir, console)
     demo = jp.asarray(expert.disc_pairs)
     compiled = compiled_for(config, expert)
@@ -274,6 +301,11 @@ def run(
         console.print(f"--resume: no checkpoint in {run_dir} yet; starting at iteration 0")
     state, meta = _prepare_state(compiled, config, run_dir, resume, demo)
     start_iteration = int(state.iteration)
+    if resume and start_iteration > config.run.iterations:
+        raise ConfigError(
+            f"--resume: the checkpoint in {run_dir} is at iteration {start_iteration}, past "
+            f"run.iterations={config.run.iterations}; raise run.iterations to train on"
+        )
     batch = config.ppo.batch_size
     best_score = meta.get("best_score")
     config_dict = to_dict(config)
