@@ -112,3 +112,29 @@ def test_not_an_archive_and_missing_file(tmp_path):
         read_clip(bad)
     with pytest.raises(AmassFormatError, match="not found"):
         read_clip(tmp_path / "missing.npz")
+
+
+def test_shape_files_are_recognised_not_reported_as_bad_clips(tmp_path):
+    """SMPL-X subject files (`*_stagei.npz`) and any betas-only archive are shape files: named
+    as such by `read_clip`, left out of `extract`'s clips, never listed as invalid."""
+    from skeleton_steering.data.amass import ShapeFileError, is_shape_file
+    from skeleton_steering.data.kit_extract import extract
+
+    kit = tmp_path / "kit" / "ACCAD" / "s1"
+    kit.mkdir(parents=True)
+    np.savez(kit / "neutral_stagei.npz", betas=np.zeros(16), gender=np.array("neutral"),
+             surface_model_type=np.array("smplx"))
+    np.savez(kit / "walk01_betas.npz", betas=np.zeros(10))  # content alone says it
+    np.savez(kit / "walk_poses.npz", **_fields(trans=np.tile([0.0, 0.0, 0.9], (200, 1)),
+                                              poses=np.zeros((200, 156))))
+    assert is_shape_file(kit / "neutral_stagei.npz") and is_shape_file("KIT/3/shape.npz")
+    assert not is_shape_file(kit / "walk_poses.npz")
+    for name in ("neutral_stagei.npz", "walk01_betas.npz"):
+        with pytest.raises(ShapeFileError, match="shape file"):
+            read_clip(kit / name)
+    manifest = extract(tmp_path / "kit", tmp_path / "out")
+    assert [c["path"] for c in manifest["clips"]] == ["ACCAD/s1/walk_poses.npz"]
+    reasons = {s["path"]: s["reason"] for s in manifest["skipped"]}
+    assert "ACCAD/s1/neutral_stagei.npz" not in reasons
+    assert "shape file" in reasons["ACCAD/s1/walk01_betas.npz"]
+    assert not any(r.startswith("invalid") for r in reasons.values())

@@ -7,11 +7,14 @@ Two layouts exist (DESIGN.md "Formats"):
 * SMPL-X ("N" files, `<motion>_stageii.npz`): `poses` T x 165 (root + 21 body joints first, then
   jaw, eyes, hands) plus `root_orient` T x 3 and `pose_body` T x 63; `mocap_frame_rate`.
 
-A bare T x 66 `poses` (root + body only) is accepted too. Only the root and the 21 body joints
-are used. Both frame-rate spellings are accepted; `gender` may be stored as str or bytes.
-Archives are read with `npz_io.read_npz` (no unpickling); an object array in any field this
-module reads is an error, as is a missing, mis-shaped, empty or non-finite field. Every error is
-an `AmassFormatError` (a `ValueError`) whose message names the file and the field.
+A bare T x 66 `poses` (root + body only) is accepted too. Subject shape files (`shape.npz` in
+AMASS's SMPL-H release, `*_stagei.npz` in its SMPL-X one, or any archive with `betas` and no
+pose or translation) are not clips: `is_shape_file` recognises them by name, and `read_clip`
+refuses one by content with a `ShapeFileError` that says what it is. Only the root and the 21
+body joints are used. Both frame-rate spellings are accepted; `gender` may be stored as str or
+bytes. Archives are read with `npz_io.read_npz` (no unpickling); an object array in any field
+this module reads is an error, as is a missing, mis-shaped, empty or non-finite field. Every
+error is an `AmassFormatError` (a `ValueError`) whose message names the file and the field.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ GENDERS = ("male", "female", "neutral")
 _KNOWN_FIELDS = ("poses", "trans", "root_orient", "pose_body", "betas", "gender", *RATE_KEYS)
 # Keys that look like a frame rate but are not AMASS's; named in the error so users see why.
 _RATE_LOOKALIKES = ("framerate", "frame_rate", "fps", "mocap_fps", "rate", "frequency")
+
+
+# File-name endings of subject shape files (betas only): SMPL-H's shape.npz, SMPL-X's stage i.
+SHAPE_FILE_SUFFIXES = ("shape.npz", "_stagei.npz")
+_MOTION_FIELDS = ("poses", "root_orient", "pose_body", "trans")
+
+
+def is_shape_file(path: str | Path) -> bool:
+    """Whether the file name says it is a subject shape file, not a motion clip."""
+    return Path(path).name.endswith(SHAPE_FILE_SUFFIXES)
 
 
 class AmassFormatError(ValueError):
@@ -68,6 +81,13 @@ class AmassClip:
     def duration(self) -> float:
         """Seconds from the first to the last frame."""
         return (self.frames - 1) / self.rate
+
+
+class ShapeFileError(AmassFormatError):
+    """The file holds a subject's body shape (betas), not a motion."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, None, "a subject shape file (betas only), not a motion clip")
 
 
 def _numeric(path: Path, field: str, value: np.ndarray) -> np.ndarray:
@@ -152,6 +172,8 @@ def read_clip(path: str | Path) -> AmassClip:
     for name in contents.object_members:
         if name in _KNOWN_FIELDS:
             raise AmassFormatError(path, name, "is an object array (refusing to unpickle it)")
+    if "betas" in arrays and not any(f in arrays for f in _MOTION_FIELDS):
+        raise ShapeFileError(path)
 
     if "root_orient" in arrays or "pose_body" in arrays:
         for field in ("root_orient", "pose_body"):

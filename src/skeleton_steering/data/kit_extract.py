@@ -1,12 +1,14 @@
 """`extract`: walk a KIT tree, keep the clips that match the filters, write `manifest.json`.
 
-Clips are AMASS npz files anywhere under the root (`shape.npz` files, which hold only a
-subject's betas, are not clips; a directory named `*.npz` or a broken symbolic link is listed
-as skipped). A clip is kept when a word of its file name matches an include keyword and none
-matches an exclude keyword, it reads and validates (`amass.read_clip`), and its duration and
-frame rate are inside the configured bounds. Words are split at non-letters and at camelCase
-humps (`WalkInCircle01` -> walk, in, circle, 01), and a keyword matches a word it begins
-(`walk` matches `walking`; `run` matches `running` but not `truncated`).
+Clips are AMASS npz files anywhere under the root (subject shape files, `shape.npz` and
+SMPL-X's `*_stagei.npz`, hold only a subject's betas and are not clips: left out by name, and
+listed as a shape file when only their content tells; a directory named `*.npz` or a broken
+symbolic link is listed as skipped). A clip is kept when a word of its file name matches an
+include keyword and none matches an exclude keyword, it reads and validates
+(`amass.read_clip`), and its duration and frame rate are inside the configured bounds. Words
+are split at non-letters and at camelCase humps (`WalkInCircle01` -> walk, in, circle, 01), and
+a keyword matches a word it begins (`walk` matches `walking`; `run` matches `running` but not
+`truncated`).
 
 Kept clips are copied (or hard-linked) into the output directory under the same relative
 path, and `manifest.json` lists for each: path (relative to the manifest), source, sha256,
@@ -31,7 +33,7 @@ from typing import Any
 from rich.console import Console
 
 from skeleton_steering.config import to_dict
-from skeleton_steering.data.amass import AmassFormatError, read_clip
+from skeleton_steering.data.amass import AmassFormatError, ShapeFileError, is_shape_file, read_clip
 from skeleton_steering.io_utils import atomic_write, atomic_write_text, make_dir_beside, replace_dir
 from skeleton_steering.progress import track
 
@@ -63,11 +65,11 @@ class ExtractConfig:
 
 def scan(root: Path) -> tuple[list[Path], list[dict[str, str]]]:
     """Clip files under `root`, sorted, and the `*.npz` entries that cannot be clips (a
-    directory, a broken link), each with its reason. Subject `shape.npz` files are left out."""
+    directory, a broken link), each with its reason. Subject shape files are left out."""
     clips: list[Path] = []
     odd: list[dict[str, str]] = []
     for path in sorted(root.rglob("*.npz")):
-        if path.name.endswith("shape.npz"):
+        if is_shape_file(path):
             continue
         rel = path.relative_to(root).as_posix()
         if path.is_file():
@@ -205,6 +207,9 @@ def _consider(path: Path, root: Path, config: ExtractConfig,
         return None
     try:
         clip = read_clip(path)
+    except ShapeFileError:
+        skipped.append({"path": rel, "reason": "a subject shape file (betas only), not a clip"})
+        return None
     except AmassFormatError as err:
         skipped.append({"path": rel, "reason": f"invalid: {err}"})
         return None
