@@ -8,13 +8,22 @@ points) runs through `run_guarded`, the one place where errors become exit statu
 * 1: the system refused: any other `OSError` (permission denied, read-only file system, disk
   full, a directory where a file should be), named with its path; `MemoryError`.
 * 130: Ctrl-C (`KeyboardInterrupt`) outside the training loop, which saves a checkpoint itself.
+
+Python sees Ctrl-C only between bytecodes, so during a long native call (XLA compiling a
+training iteration for minutes) it would wait for the call to end; `exit_at_once_on_ctrl_c`
+makes such a phase end at once instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
-from collections.abc import Callable, Sequence
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -71,6 +80,43 @@ def run_guarded(console: Console, call: Callable[[], int | None]) -> int:
         _error_line(console, "out of memory")
         return EXIT_SYSTEM_ERROR
     return 0 if status is None else int(status)
+
+
+@contextlib.contextmanager
+def exit_at_once_on_ctrl_c(console: Console, phase: str) -> Iterator[None]:
+    """Ctrl-C inside the block prints one line and ends the process at once (status 130).
+
+    Only for blocks that write nothing (the process ends without cleanup; open files and
+    locks are released by the kernel). Python's Ctrl-C handler still runs in the main thread,
+    but the C-level signal also wakes a watcher thread through `signal.set_wakeup_fd`, which
+    runs while the main thread is inside native code that released the GIL.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # a custom handler (e.g. the training loop's) decides itself
+        return
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous = signal.set_wakeup_fd(write_fd)
+
+    def watch() -> None:
+        while (byte := os.read(read_fd, 1)) and byte[0] != 0:
+            if byte[0] == signal.SIGINT:
+                _error_line(console, f"interrupted (Ctrl-C) while {phase}; nothing was "
+                            "half-written")
+                sys.stderr.flush()
+                os._exit(EXIT_INTERRUPTED)
+
+    watcher = threading.Thread(target=watch, name="ctrl-c-watcher", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.write(write_fd, b"\0")  # wake the watcher to end it
+        watcher.join()
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 def module_main(

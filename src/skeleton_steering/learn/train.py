@@ -39,7 +39,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from skeleton_steering.config import ConfigError, to_dict
 from skeleton_steering.data import cache
-from skeleton_steering.entry import module_main
+from skeleton_steering.entry import exit_at_once_on_ctrl_c, module_main
 from skeleton_steering.env.registry import make_env, resolve
 from skeleton_steering.io_utils import atomic_write_text, check_writable_dir
 from skeleton_steering.learn import (
@@ -314,7 +314,8 @@ def _run_locked(
     if compiled.iteration is None:
         console.print("compiling the training iteration (a few minutes on CPU) ...")
         t0 = time.perf_counter()
-        compiled.iteration = amp_ppo.make_iteration(learner).lower(state, demo).compile()
+        with exit_at_once_on_ctrl_c(console, "compiling the training iteration"):
+            compiled.iteration = amp_ppo.make_iteration(learner).lower(state, demo).compile()
         compiled.compile_s = time.perf_counter() - t0
         console.print(f"compiled in {compiled.compile_s:.0f} s")
 
