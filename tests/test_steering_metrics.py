@@ -9,6 +9,7 @@ from skeleton_steering.evaluate.steering_metrics import (
     SteeringRecord,
     episode_lengths,
     good_steps,
+    lost_to_falls,
     seconds_since_change,
     summarize,
     summarize_rollouts,
@@ -59,13 +60,50 @@ def test_thresholds_match_protomotions_criterion():
     assert not good_steps(_record(np.array([[1.6, 0.0]]), 0.0, 1.0))[0]
 
 
-def test_fall_counts_and_fails_its_step():
+def test_a_fall_costs_its_step_and_the_restart_after_it():
     fell = np.zeros(3000, bool)
     fell[[500, 1500]] = True
     rec = _record(np.tile([1.0, 0.0], (3000, 1)), 0.0, 1.0, fell=fell)
-    out = summarize(rec)
+    out = summarize(rec, settle_seconds=1.0)
     assert out["falls_per_minute"] == pytest.approx(2.0)  # 2 falls in 60 s
-    assert out["success_rate"] == pytest.approx(1 - 2 / 3000)
+    # Each fall loses its own step and the 1 s (50 steps) restart after it.
+    assert out["lost_steps"] == 2 * 51
+    assert out["judged_steps"] == 3000
+    assert out["success_rate"] == pytest.approx(1 - 102 / 3000)
+    assert out["upright_share"] == pytest.approx(1 - 102 / 3000)
+    lost = lost_to_falls(fell, DT, 1.0)
+    assert lost[500:551].all() and not lost[551] and not lost[:500].any()
+
+
+def _walker_that_falls_every(period: int, steps: int = 1000, speed: float = 0.4):
+    """Tracks the command perfectly while up, falls every `period` steps, restarts; its settling
+    clock restarts after each fall as the evaluation rollout's does."""
+    fell = np.zeros(steps, bool)
+    fell[period - 1 :: period] = True
+    changed = np.zeros(steps, bool)
+    since = seconds_since_change(changed, fell, DT)
+    return _record(np.tile([speed, 0.0], (steps, 1)), 0.0, speed, fell=fell, since_change=since)
+
+
+@pytest.mark.parametrize("period", [10, 30, 49, 60, 100, 300])
+def test_a_falling_policy_cannot_beat_a_standing_one(period):
+    # Command 0.4 m/s: standing still is within the 0.5 m/s tolerance, so a standing policy
+    # scores every step good. A walker that tracks perfectly but keeps falling must score less,
+    # however its falls line up with the settling windows (periods shorter than the 50-step
+    # window used to leave only the lucky steps judged).
+    standing = summarize(_record(np.zeros((1000, 2)), 0.0, 0.4, since_change=np.arange(1000) * DT))
+    falling = summarize(_walker_that_falls_every(period), settle_seconds=1.0)
+    assert standing["success_rate"] == 1.0 and standing["upright_share"] == 1.0
+    assert falling["success_rate"] < standing["success_rate"]
+    assert falling["upright_share"] < 1.0
+    never = summarize(_walker_that_falls_every(10_000), settle_seconds=1.0)
+    assert falling["success_rate"] < never["success_rate"]
+
+
+def test_falling_more_often_never_scores_higher():
+    rates = [summarize(_walker_that_falls_every(p))["success_rate"] for p in (20, 60, 150, 400)]
+    assert rates == sorted(rates)
+    assert rates[0] == 0.0  # a fall every 0.4 s leaves nothing upright to be good
 
 
 def test_settling_window_excludes_steps_after_a_command_change():
@@ -107,7 +145,11 @@ def test_rollouts_pool_steps_but_average_distance_and_split_episodes_per_rollout
     b = SteeringRecord(**{**b.__dict__, "style": np.zeros(100)})
     out = summarize_rollouts([a, b])
     assert out["success_rate"] == pytest.approx(0.5)
-    assert out["speed_error_mps"] == pytest.approx(1.0)  # (100 * 0 + 100 * 2) / 200
+    # b's fall at 49 loses steps 49..99 (its step and the 50-step restart): 49 upright steps.
+    assert out["lost_steps"] == 51
+    assert out["speed_error_mps"] == pytest.approx(2 * 49 / 149)
+    # The fall on b's last step does not spill into a's steps when the order is reversed.
+    assert summarize_rollouts([b, a])["lost_steps"] == 51
     assert out["distance_m"] == pytest.approx((2.0 + 6.0) / 2)  # 2 s at 1 and at 3 m/s
     assert out["falls"] == 2
     assert out["falls_per_minute"] == pytest.approx(2 / (200 * DT / 60))
@@ -117,3 +159,43 @@ def test_rollouts_pool_steps_but_average_distance_and_split_episodes_per_rollout
     assert out["episode_length_mean_s"] == pytest.approx(4.0 / 3)
     assert out["episode_length_min_s"] == pytest.approx(1.0)
     assert "style_reward" not in summarize(_record(np.tile([1.0, 0.0], (5, 1)), 0.0, 1.0))
+
+
+def test_adding_a_fall_never_raises_the_score():
+    # Random rollouts (speeds and directions good and bad, command changes); the settling clock
+    # restarts after each fall as the evaluation rollout's does. One more fall anywhere must
+    # not raise the good-step share: without the fall-aware rule the restart's fresh settling
+    # window hides the failed steps that follow it.
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        steps = 300
+        velocity = rng.normal(0.0, 1.0, (steps, 2)) + np.array([1.0, 0.0])
+        changed = rng.random(steps) < 0.01
+        fell = rng.random(steps) < 0.005
+        more = fell.copy()
+        more[rng.integers(steps)] = True
+        before, after = (
+            summarize(
+                _record(velocity, 0.0, 1.0, fell=f,
+                        since_change=seconds_since_change(changed, f, DT)),
+                settle_seconds=1.0,
+            )["success_rate"]
+            for f in (fell, more)
+        )
+        assert np.isnan(before) or after <= before + 1e-12
+
+
+def test_seventy_five_falls_a_minute_scores_nothing():
+    # The pathology this rule fixes: a fall every 0.8 s, at the commanded speed just before each.
+    period = 40
+    velocity = np.zeros((1600, 2))
+    for end in range(period - 1, 1600, period):
+        velocity[end - 9 : end + 1] = [1.2, 0.0]
+    fell = np.zeros(1600, bool)
+    fell[period - 1 :: period] = True
+    since = seconds_since_change(np.zeros(1600, bool), fell, DT)
+    out = summarize(_record(velocity, 0.0, 1.2, fell=fell, since_change=since))
+    assert out["falls_per_minute"] == pytest.approx(75.0)
+    assert out["success_rate"] == 0.0
+    # Only the first episode's 39 steps before its fall were upright.
+    assert out["upright_share"] == pytest.approx(39 / 1600)

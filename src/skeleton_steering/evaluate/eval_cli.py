@@ -108,7 +108,8 @@ def evaluate(
 ) -> Evaluation:
     """Roll the checkpoint's policy out under the schedule and summarize the steering.
 
-    Steps within `settle_seconds` of a command change or a restart are not judged.
+    Steps within `settle_seconds` of a command change are not judged; a fall and the
+    `settle_seconds` restart after it are judged and failed (`steering_metrics`).
     """
     console = console or Console(stderr=True)
     schedules.check_name(schedule)
@@ -266,7 +267,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true",
                         help="mean actions, deterministic XLA ops: byte-identical outputs")
     parser.add_argument("--settle_seconds", type=float, default=SETTLE_SECONDS,
-                        help="steps this long after a command change or restart are not judged")
+                        help="steps this long after a command change are not judged; "
+                             "as long after a fall they are failed")
     parser.add_argument("--out", default=None,
                         help=f"summary JSON (default {DEFAULT_OUT_DIR}/<checkpoint stem>.json)")
     parser.add_argument("--record", action="store_true", help="render episode 0 to a video")

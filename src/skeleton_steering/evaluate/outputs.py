@@ -12,8 +12,10 @@ CSV (same stem, `.csv`), one row per parallel episode and control step:
   heading_deg, speed_mps         direction and magnitude of the root's planar velocity
   velocity_x, velocity_y         that velocity, world frame, m/s
   since_change_s, judged         seconds since the last command change or restart; judged = 1
-                                 once the settling window has passed
-  good, fell                     ProtoMotions' criterion met; the episode ended here
+                                 once the settling window has passed, and at a fall and in the
+                                 restart after it (those steps are failed: falls never help)
+  good, fell                     ProtoMotions' criterion met on a judged, upright step; the
+                                 episode ended here
   style_reward, task_reward      AMP style reward of the step; the env's task reward
 
 Every number is formatted with a fixed precision, so identical rollouts give identical bytes.
@@ -79,8 +81,7 @@ def csv_text(
     buf = io.StringIO()
     buf.write(",".join(CSV_COLUMNS) + "\n")
     for e, rec in enumerate(records):
-        good = steering_metrics.good_steps(rec, moving_threshold)
-        judged = rec.since_change >= settle_seconds
+        judged, good = steering_metrics.judged_and_good(rec, settle_seconds, moving_threshold)
         speed = np.linalg.norm(rec.velocity, axis=-1)
         heading = np.degrees(np.arctan2(rec.velocity[:, 1], rec.velocity[:, 0]))
         target = np.degrees(rec.target_yaw)
@@ -116,8 +117,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
     lengths = (f"{_fmt(m['episode_length_mean_s'], ' s', 1)} / "
                f"{_fmt(m['episode_length_min_s'], ' s', 1)}")
     rows = (
-        (f"good steps (after {settle:g} s settling)", _fmt(100.0 * m["success_rate"], " %", 1)),
+        (f"good steps (after {settle:g} s settling, falls fail)",
+         _fmt(100.0 * m["success_rate"], " %", 1)),
         ("judged steps", _fmt(m["judged_steps"])),
+        ("time upright (share)", _fmt(100.0 * m["upright_share"], " %", 1)),
         ("heading error", _fmt(m["heading_error_deg"], " deg", 1)),
         ("speed error", _fmt(m["speed_error_mps"], " m/s")),
         ("falls per minute", _fmt(m["falls_per_minute"], "", 2)),

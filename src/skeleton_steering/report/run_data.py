@@ -35,7 +35,8 @@ CURVES = {
 
 # Evaluation metrics in reading order, with labels; keys not listed follow in file order.
 EVAL_LABELS = {
-    "success_rate": "good steps (share, after settling)",
+    "success_rate": "good steps (share, after settling; falls fail)",
+    "upright_share": "time upright (share of schedule)",
     "heading_error_deg": "heading error (deg)",
     "speed_error_mps": "speed error (m/s)",
     "falls_per_minute": "falls per minute",
@@ -45,6 +46,7 @@ EVAL_LABELS = {
     "episode_length_mean_s": "episode length, mean (s)",
     "episode_length_min_s": "episode length, min (s)",
     "judged_steps": "judged steps",
+    "lost_steps": "steps lost to falls (fall + restart)",
     "task_reward": "task reward (mean per step)",
     "episode_count": "episodes (a fall starts a new one)",
     "nonfinite_steps": "non-finite physics steps",
