@@ -9,32 +9,39 @@ KIT from AMASS (https://amass.is.tue.mpg.de, SMPL-H "KIT.tar.bz2"), unpack it, a
 `skeleton-steering extract --kit-root <unpacked dir> --out results/expert_dataset` (or set the
 workflow's `data.kit_root`); everything downstream is the same.
 
-How a clip is made (deterministic given the seed):
+A clip is an SMPL body walking, built the way a motion-capture fit describes one: local joint
+rotations relative to the SMPL template's rest pose (`smpl_template`), so it reaches the
+skeleton through the same retargeting as real data. Deterministic given the seed:
 
-* Joint-angle curves over the gait cycle are Fourier series fitted (least squares) to group-mean
-  normative adult gait kinematics at natural cadence, digitized as keypoints rounded to about a
-  degree: sagittal hip, knee and ankle after Winter (Biomechanics and Motor Control of Human
-  Movement, 4th ed., 2009) and Perry & Burnfield (Gait Analysis, 2nd ed., 2010); hip
-  ab/adduction and pelvic obliquity/rotation after Kadaba et al. (J Orthop Res 8:383, 1990);
-  shoulder and elbow swing after Collins et al. (Proc R Soc B 276:3679, 2009). Speed sets the
-  stride frequency (0.35 + 0.45 v Hz, close to measured cadence-speed relations) and the
-  amplitude of hip, knee and arm motion; the left leg runs half a cycle behind the right.
-* Turns yaw the pelvis smoothly by the clip's total turn angle over its middle half.
-* The root path is not prescribed: forward kinematics of the skeleton gives the feet's sole
-  corners, the root height puts the lowest corner on the floor, and the horizontal path keeps
-  the lowest corner of the stance foot still, so the clip walks without skating. The amplitude
-  is then calibrated (a few fixed-point steps) until the clip reaches its target speed.
-* Each subject has a size factor; the clip's translation is the skeleton's root path scaled
-  by it (AMASS subjects differ in size from the skeleton; retargeting scales it back).
-* The SMPL-H pose comes from `smpl_mapping.skeleton_to_smpl`, the exact inverse of the
-  retargeting map, so a generated clip retargets back to its own joint angles.
+* Pelvis: a smooth path at the clip's speed, with the stride-periodic motion of real walking:
+  forward speed +-6 % at twice the stride frequency (fastest in double support), vertical
+  oscillation of 3 cm peak to peak (highest in mid-stance), lateral sway of +-2 cm toward the
+  stance foot; pelvic obliquity, rotation and tilt from normative curves (`gait`). Turns yaw
+  the path smoothly over the clip's middle half.
+* Feet: footprints under the path (step width 10 cm, toe-out 7 deg), placed so the hip passes
+  over the ankle early in stance. A stance foot rolls heel -> flat -> toe tip about points that
+  stay on the floor (heel rocker, foot flat, push-off about the toe tip), so it never slides;
+  the swing foot travels between footprints on a minimum-jerk path with toe clearance.
+* Legs: two-segment inverse kinematics of the template's thigh and shank from each hip to its
+  ankle, the knee in the plane of the foot's heading; so hip flexion, adduction and rotation,
+  knee and ankle all follow from the pelvis and foot motion instead of being prescribed. The
+  pelvis height is the highest that keeps every knee at least 4 deg flexed.
+* Trunk, arms and head: lumbar counter-rotation, lateral bending and flexion against the
+  pelvis; arm swing (shoulder flexion with abduction and rotation), elbow flexion, and a few
+  degrees of forearm pro/supination and wrist motion coupled to the swing; the head stays
+  level, facing the path.
+* Subjects have a size factor: the whole body is scaled uniformly (the translation by the
+  size, betas[0] as a stature hint), as AMASS subjects differ from the template.
+
+The SMPL pelvis carries the posterior tilt real fits show (about 9 deg, with the spine chain
+flexed to keep the trunk upright): measured on AMASS/ACCAD walks, see the tests.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,57 +50,53 @@ import numpy as np
 from rich.console import Console
 from scipy.spatial.transform import Rotation
 
-from skeleton_steering.data.amass import write_clip
-from skeleton_steering.data.retarget import SMPL_PELVIS_OFFSET
-from skeleton_steering.data.smpl_mapping import skeleton_to_smpl
+from skeleton_steering.data import gait, smpl_template
+from skeleton_steering.data.amass import AmassClip, write_clip
 from skeleton_steering.io_utils import atomic_write, atomic_write_text
 from skeleton_steering.progress import track
-from skeleton_steering.skeleton import kinematics
 from skeleton_steering.skeleton import model as skel
 
-# Normative keypoints: (percent of the gait cycle from right heel strike, degrees).
-NORMATIVE: dict[str, tuple[tuple[float, float], ...]] = {
-    # Relative to a level pelvis: the normative values relative to the (about 10 degrees
-    # anteriorly tilted) anatomical pelvis, minus 10.
-    "hip_flexion": ((0, 20), (10, 17), (20, 9), (30, 0), (40, -8), (50, -16), (55, -18),
-                    (60, -15), (65, -7), (70, 3), (75, 12), (80, 18), (85, 21), (90, 22),
-                    (95, 21)),
-    "knee_flexion": ((0, 4), (5, 10), (10, 16), (15, 18), (20, 16), (25, 12), (30, 8),
-                     (35, 5), (40, 4), (45, 5), (50, 8), (55, 15), (60, 28), (65, 45),
-                     (70, 58), (73, 61), (77, 59), (80, 53), (85, 40), (90, 23), (95, 9)),
-    # Swing returns to neutral about 10 percent sooner than normative and dorsiflexes a few
-    # degrees more: the rigid foot box has no toes to bend, so the normative swing would
-    # scrape the floor with the box's front edge.
-    "ankle_dorsiflexion": ((0, 0), (4, -4), (8, -5), (12, -2), (20, 3), (30, 7), (40, 10),
-                           (45, 11), (50, 9), (55, 2), (58, -6), (62, -14), (65, -14),
-                           (70, -3), (75, 4), (80, 8), (85, 8), (90, 5), (95, 2)),
-    "hip_adduction": ((0, 2), (10, 6), (20, 7), (30, 5), (40, 3), (50, 0), (60, -5),
-                      (70, -7), (80, -4), (90, -1)),
-    "pelvis_obliquity": ((0, 0), (10, 3), (20, 4), (30, 3), (40, 1), (50, 0), (60, -3),
-                         (70, -4), (80, -3), (90, -1)),  # right side up +
-    "pelvis_rotation": ((0, 4), (12.5, 3), (25, 0), (37.5, -3), (50, -4), (62.5, -3),
-                        (75, 0), (87.5, 3)),  # right side forward +
-    "pelvis_tilt": ((0, 0), (12.5, 1.5), (25, 0), (37.5, -1.5), (50, 0), (62.5, 1.5),
-                    (75, 0), (87.5, -1.5)),  # anterior +
-    "shoulder_flexion": ((0, -16), (15, -12), (30, -3), (45, 7), (55, 8), (70, 0),
-                         (85, -10)),
-    "elbow_flexion": ((0, 15), (25, 22), (50, 32), (75, 22)),
-}
-HARMONICS = {"knee_flexion": 6, "ankle_dorsiflexion": 6, "hip_flexion": 4}
-DEFAULT_HARMONICS = 2
+J = smpl_template.JOINT_INDEX
+_C = Rotation.from_matrix(smpl_template.OURS_TO_SMPL)  # ours -> SMPL coordinates
+SIDES = (("r", -1.0), ("l", 1.0))  # (suffix, lateral sign: +1 = left, our +Y)
+
+# Gait parameters (see the module docstring); lengths in metres of the template body.
+VERTICAL_AMPLITUDE = 0.015
+MAX_VERTICAL_ACC = 0.12
+LATERAL_SWAY = 0.02
+STEP_WIDTH = 0.10
+TOE_OUT = np.deg2rad(7.0)
+HIP_OVER_ANKLE = 0.22  # share of the cycle after heel strike when the hip passes the ankle
+HEEL_STRIKE_PITCH = np.deg2rad(18.0)  # toe up at heel strike
+FOOT_FLAT = 0.08  # end of the heel rocker (share of the cycle)
+HEEL_OFF = 0.36
+TOE_OFF_PITCH = np.deg2rad(48.0)  # heel up at toe off
+SWING_LIFT = 0.025  # extra ankle height at the top of the swing
+MIN_KNEE_FLEXION = np.deg2rad(4.0)
+COM_ITERATIONS = 3
+COM_CORRECTION = (-0.2, 0.55)
+# Real SMPL fits of walking tilt the pelvis back about 9 deg and flex the spine chain to match.
+PELVIS_TILT_OFFSET = np.deg2rad(-9.0)
+TRUNK_LEAN = np.deg2rad(3.0)  # forward lean of the trunk, plus 1.5 deg per m/s
+# Foot geometry in the foot frame (x forward, z up, origin at the ankle), beyond the joints
+# the template gives: the heel's floor contact and the toe tip (SMPL's "foot" joint sits at
+# the base of the toes).
+HEEL_BACK = 0.06
+TOE_TIP = 0.06
+BALL_HEIGHT = 0.02  # the toe-base joint above the floor with the foot flat
 
 
 @dataclasses.dataclass(frozen=True)
 class Subject:
     name: str
     gender: str
-    size: float  # subject size relative to the skeleton (scales the translation)
+    size: float  # subject size relative to the template body (scales the whole body)
 
 
 @dataclasses.dataclass(frozen=True)
 class MotionSpec:
     motion: str  # file stem without "_poses"
-    speed: float  # target mean speed, m/s
+    speed: float  # target mean speed on the skeleton, m/s
     turn_deg: float  # total heading change (+ = left)
     duration: float  # seconds
 
@@ -108,57 +111,62 @@ MOTIONS = (
 )
 
 
+# -- the template body -------------------------------------------------------------------------
+
+
+def _align(a: np.ndarray, b: np.ndarray) -> Rotation:
+    """The smallest rotation taking direction `a` to direction `b`."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(np.dot(a, b))
+    if s < 1e-12:
+        return Rotation.identity()
+    return Rotation.from_rotvec(axis / s * np.arctan2(s, c))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Body:
+    """The template's segment lengths and rest offsets, in our axes (x forward, y left, z up).
+
+    `neutral[j]` maps a segment's anatomical neutral frame (legs vertical, feet flat pointing
+    forward, arms hanging, palms in) to the frame SMPL's joint j has at rest, so the world
+    rotation of SMPL joint j for an anatomical orientation A is A * neutral[j]^-1 (in our
+    axes; conjugated by C for SMPL's).
+    """
+
+    joints: np.ndarray  # (22, 3) rest positions relative to the pelvis
+    thigh: dict[str, float]
+    shank: dict[str, float]
+    ankle_to_ball: dict[str, np.ndarray]  # in the foot frame (toe-out removed)
+    neutral: dict[int, Rotation]
+
+
 @cache
-def _fourier(name: str) -> np.ndarray:
-    """Coefficients [a0, a1, b1, ..., aH, bH] of the curve `name` (degrees, phase in cycles)."""
-    points = np.array(NORMATIVE[name], dtype=float)
-    phase = points[:, 0] / 100.0
-    basis = _basis(phase, HARMONICS.get(name, DEFAULT_HARMONICS))
-    coef, *_ = np.linalg.lstsq(basis, points[:, 1], rcond=None)
-    return coef
+def _body() -> _Body:
+    j = smpl_template.template_joints_ours()
+    neutral: dict[int, Rotation] = {}
+    thigh, shank, ball = {}, {}, {}
+    down = np.array([0.0, 0.0, -1.0])
+    for side, sign in SIDES:
+        hip, knee, ankle, foot = (J[f"{side}_{n}"] for n in ("hip", "knee", "ankle", "foot"))
+        thigh[side] = float(np.linalg.norm(j[knee] - j[hip]))
+        shank[side] = float(np.linalg.norm(j[ankle] - j[knee]))
+        neutral[hip] = _align(down, j[knee] - j[hip])
+        neutral[knee] = _align(down, j[ankle] - j[knee])
+        to_ball = j[foot] - j[ankle]
+        forward = np.array([np.hypot(to_ball[0], to_ball[1]), 0.0, to_ball[2]])
+        neutral[ankle] = _align(forward, to_ball)
+        ball[side] = forward
+        hanging = Rotation.from_euler("x", sign * np.pi / 2)  # down -> lateral (T-pose)
+        shoulder, elbow, wrist = (J[f"{side}_{n}"] for n in ("shoulder", "elbow", "wrist"))
+        lateral = np.array([0.0, sign, 0.0])
+        neutral[shoulder] = _align(lateral, j[elbow] - j[shoulder]) * hanging
+        neutral[elbow] = _align(lateral, j[wrist] - j[elbow]) * hanging
+        neutral[wrist] = neutral[elbow]
+    return _Body(j, thigh, shank, ball, neutral)
 
 
-def _basis(phase: np.ndarray, harmonics: int) -> np.ndarray:
-    cols = [np.ones_like(phase)]
-    for h in range(1, harmonics + 1):
-        cols += [np.cos(2 * np.pi * h * phase), np.sin(2 * np.pi * h * phase)]
-    return np.stack(cols, axis=-1)
-
-
-def curve(name: str, phase: np.ndarray, gain: float = 1.0) -> np.ndarray:
-    """Fitted normative curve `name` in radians at `phase` (cycles); `gain` scales it about
-    its mean."""
-    coef = _fourier(name)
-    harmonics = (len(coef) - 1) // 2
-    values = _basis(np.asarray(phase, dtype=float), harmonics) @ coef
-    return np.deg2rad(coef[0] + gain * (values - coef[0]))
-
-
-def stride_frequency(speed: float) -> float:
-    """Strides per second at `speed` m/s."""
-    return 0.35 + 0.45 * speed
-
-
-def _joint_angles(phase: np.ndarray, speed: float, gain: float) -> np.ndarray:
-    """Hinge angles (T, 27) for right-leg phase `phase`."""
-    idx = {n: i for i, n in enumerate(skel.HINGE_JOINTS)}
-    out = np.zeros((phase.size, len(skel.HINGE_JOINTS)))
-    knee_gain = max(1.0, 1.0 + 0.5 * (gain - 1.0))  # swing clearance needs the full knee
-    arm_gain = float(np.clip(speed / 1.2, 0.4, 1.5))
-    for side, ph in (("r", phase), ("l", phase + 0.5)):
-        out[:, idx[f"hip_flexion_{side}"]] = curve("hip_flexion", ph, gain)
-        out[:, idx[f"hip_adduction_{side}"]] = curve("hip_adduction", ph)
-        out[:, idx[f"knee_angle_{side}"]] = -curve("knee_flexion", ph, knee_gain)
-        out[:, idx[f"ankle_angle_{side}"]] = curve("ankle_dorsiflexion", ph)
-        # Arms swing with the opposite leg: the shoulder curve is phased to its own side.
-        out[:, idx[f"arm_flex_{side}"]] = curve("shoulder_flexion", ph, arm_gain)
-        out[:, idx[f"arm_add_{side}"]] = -0.1
-        out[:, idx[f"elbow_flex_{side}"]] = curve("elbow_flexion", ph, arm_gain)
-    # The trunk counter-rotates against the pelvis and leans forward a little with speed.
-    out[:, idx["lumbar_rotation"]] = -0.5 * curve("pelvis_rotation", phase)
-    out[:, idx["lumbar_bending"]] = 0.5 * curve("pelvis_obliquity", phase)
-    out[:, idx["lumbar_extension"]] = -0.02 - 0.03 * speed
-    return out
+# -- pelvis and feet ---------------------------------------------------------------------------
 
 
 def _heading(times: np.ndarray, duration: float, turn: float) -> np.ndarray:
@@ -166,41 +174,366 @@ def _heading(times: np.ndarray, duration: float, turn: float) -> np.ndarray:
     return turn * (3 * u**2 - 2 * u**3)
 
 
-def stance_window(phase: np.ndarray) -> np.ndarray:
-    """(T, 2) bool: whether the right / left foot may carry the body at right-leg `phase`.
+def _rz(yaw: np.ndarray) -> np.ndarray:
+    """(..., 2, 2) planar rotations."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
 
-    A foot may from shortly before its heel strike to its toe-off (STANCE = (-0.05, 0.65)
-GAIN_RANGE = (0.9, 1.35) of
-    its own cycle); the windows overlap in double support.
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """Everything of a clip but the pelvis height: time base, pelvis path and footprints."""
+
+    times: np.ndarray
+    phase: np.ndarray  # right-leg phase (cycles)
+    yaw: np.ndarray  # heading of the path
+    pelvis_xy: np.ndarray  # (T, 2)
+    pelvis_dz: np.ndarray  # (T,) vertical oscillation about the pelvis height
+    pelvis_rot: Rotation  # anatomical pelvis orientation (T)
+    stance: float  # stance share of the cycle
+    stride_frequency: float
+    # (times, path centre without sway, yaw) on a fine grid one stride beyond both ends
+    fine: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _plan(spec: MotionSpec, rate: float, speed: float, rng: np.random.Generator) -> _Plan:
+    frames = round(spec.duration * rate) + 1
+    times = np.arange(frames) / rate
+    freq = gait.stride_frequency(spec.speed) * rng.uniform(0.97, 1.03)
+    phase0 = rng.uniform(0.0, 1.0)
+    yaw0 = rng.uniform(-np.pi, np.pi)
+    start = rng.uniform(-1.0, 1.0, size=2)
+    turn = np.deg2rad(spec.turn_deg)
+    # A fine grid one stride beyond both ends, for footprints placed outside the clip.
+    pad = 1.5 / freq
+    fine_t = np.arange(-pad, spec.duration + pad, 0.002)
+
+    def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ph = phase0 + freq * t
+        yaw = yaw0 + _heading(t, spec.duration, turn)
+        return ph, yaw, np.full(t.shape, speed)
+
+    ph_f, yaw_f, v_f = path(fine_t)
+    heading = np.stack([np.cos(yaw_f), np.sin(yaw_f)], -1)
+    step = 0.5 * (v_f[1:, None] * heading[1:] + v_f[:-1, None] * heading[:-1]) * np.diff(fine_t)[
+        :, None]
+    centre = np.concatenate([np.zeros((1, 2)), np.cumsum(step, axis=0)])
+    centre -= np.array([np.interp(0.0, fine_t, centre[:, k]) for k in range(2)]) - start
+    # Sway toward the stance foot: right (-y) in the right leg's mid-stance.
+    sway = -LATERAL_SWAY * np.cos(2 * np.pi * (ph_f - 0.3))
+    left = np.stack([-np.sin(yaw_f), np.cos(yaw_f)], -1)
+    fine_xy = centre + sway[:, None] * left
+    ph, yaw, _ = path(times)
+    pelvis_xy = np.stack([np.interp(times, fine_t, fine_xy[:, k]) for k in range(2)], -1)
+    # Capped so the vertical acceleration stays under MAX_VERTICAL_ACC g at faster cadence.
+    omega = 4 * np.pi * freq
+    amplitude = min(VERTICAL_AMPLITUDE, MAX_VERTICAL_ACC * 9.81 / omega**2)
+    pelvis_dz = amplitude * np.cos(4 * np.pi * (ph - 0.3))
+    pelvis_rot = Rotation.from_euler("ZYX", np.stack([
+        yaw + gait.curve("pelvis_rotation", ph), gait.curve("pelvis_tilt", ph),
+        -gait.curve("pelvis_obliquity", ph)], axis=1))
+    return _Plan(times, ph, yaw, pelvis_xy, pelvis_dz, pelvis_rot,
+                 gait.stance_fraction(spec.speed), freq, (fine_t, centre, yaw_f))
+
+
+def _foot_frame(yaw: np.ndarray, pitch: np.ndarray) -> Rotation:
+    """World orientation of a foot: heading `yaw`, `pitch` > 0 heel up (toes down)."""
+    return Rotation.from_euler("ZY", np.stack([yaw, pitch], -1))
+
+
+def _foot_motion(plan: _Plan, side: str, sign: float) -> tuple[np.ndarray, Rotation]:
+    """World ankle positions (T, 3) and foot orientations of one foot over the clip."""
+    body = _body()
+    ball = body.ankle_to_ball[side]
+    ankle_height = BALL_HEIGHT - ball[2]  # ankle above the floor, foot flat
+    heel = np.array([-HEEL_BACK, 0.0, -ankle_height])
+    tip = np.array([ball[0] + TOE_TIP, 0.0, -ankle_height])
+    # Own phase: the left leg runs half a cycle behind the right.
+    own = plan.phase if side == "r" else plan.phase - 0.5
+    fine_t, fine_xy, fine_yaw = plan.fine
+    slope = (own[-1] - own[0]) / (plan.times[-1] - plan.times[0])
+    fine_own = own[0] + slope * (fine_t - plan.times[0])
+    first, last = int(np.floor(own[0])) - 1, int(np.ceil(own[-1])) + 1
+    steps = np.arange(first, last + 1)
+    # Footprint k: the flat foot's ankle, where the path is when the hip passes over it.
+    t_over = np.interp(steps + HIP_OVER_ANKLE, fine_own, fine_t)
+    over_xy = np.stack([np.interp(t_over, fine_t, fine_xy[:, k]) for k in range(2)], -1)
+    over_yaw = np.interp(t_over, fine_t, fine_yaw)
+    lateral = np.stack([-np.sin(over_yaw), np.cos(over_yaw)], -1)
+    prints = over_xy + sign * 0.5 * STEP_WIDTH * lateral
+    print_yaw = over_yaw + sign * TOE_OUT
+
+    k = np.floor(own).astype(int) - first
+    u = own - np.floor(own)
+    st = plan.stance
+    ankle = np.zeros((own.size, 3))
+    yaw = print_yaw[k].copy()
+    pitch = np.zeros(own.size)
+
+    def planted(idx: np.ndarray, p: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+        """Ankle of footprint idx with the foot pitched by p about `pivot` (foot frame)."""
+        rot = _foot_frame(print_yaw[idx], p)
+        flat = np.concatenate([prints[idx], np.full((idx.size, 1), ankle_height)], -1)
+        fixed = flat + _foot_frame(print_yaw[idx], np.zeros(idx.size)).apply(pivot)
+        return fixed - rot.apply(pivot)
+
+    rocker = u < FOOT_FLAT
+    p = -HEEL_STRIKE_PITCH * (1.0 - gait.min_jerk(u / FOOT_FLAT))
+    ankle[rocker] = planted(k[rocker], p[rocker], heel)
+    pitch[rocker] = p[rocker]
+    flat = (u >= FOOT_FLAT) & (u < HEEL_OFF)
+    ankle[flat] = planted(k[flat], np.zeros(flat.sum()), heel)
+    push = (u >= HEEL_OFF) & (u < st)
+    p = TOE_OFF_PITCH * gait.min_jerk((u - HEEL_OFF) / (st - HEEL_OFF))
+    ankle[push] = planted(k[push], p[push], tip)
+    pitch[push] = p[push]
+    swing = u >= st
+    w = gait.min_jerk((u[swing] - st) / (1.0 - st))
+    ks = k[swing]
+    off = planted(ks, np.full(ks.size, TOE_OFF_PITCH), tip)
+    on = planted(ks + 1, np.full(ks.size, -HEEL_STRIKE_PITCH), heel)
+    raw = (u[swing] - st) / (1.0 - st)
+    lift = SWING_LIFT * np.sin(np.pi * raw**0.75) ** 1.5
+    ankle[swing] = off + (on - off) * w[:, None]
+    ankle[swing, 2] += lift
+    pitch[swing] = TOE_OFF_PITCH + (-HEEL_STRIKE_PITCH - TOE_OFF_PITCH) * w
+    yaw[swing] = print_yaw[ks] + (print_yaw[ks + 1] - print_yaw[ks]) * w
+    return ankle, _foot_frame(yaw, pitch)
+
+
+# -- legs --------------------------------------------------------------------------------------
+
+
+def _hips(plan: _Plan, pelvis_xy: np.ndarray, height: float) -> dict[str, np.ndarray]:
+    body = _body()
+    pelvis = np.concatenate([pelvis_xy, (height + plan.pelvis_dz)[:, None]], -1)
+    smpl_pelvis = _smpl_pelvis(plan)
+    return {side: pelvis + smpl_pelvis.apply(body.joints[J[f"{side}_hip"]])
+            for side, _ in SIDES}
+
+
+def _smpl_pelvis(plan: _Plan) -> Rotation:
+    """World rotation of SMPL's pelvis joint (our axes): the anatomical pelvis with the tilt
+    real fits give SMPL's pelvis."""
+    return plan.pelvis_rot * Rotation.from_euler("y", PELVIS_TILT_OFFSET)
+
+
+def _pelvis_height(plan: _Plan, pelvis_xy: np.ndarray,
+                   feet: dict[str, tuple[np.ndarray, Rotation]]) -> float:
+    """The highest pelvis that keeps every knee at least MIN_KNEE_FLEXION flexed."""
+    body = _body()
+    hips = _hips(plan, pelvis_xy, 0.0)
+    best = np.inf
+    for side, _ in SIDES:
+        a, b = body.thigh[side], body.shank[side]
+        reach = np.sqrt(a * a + b * b + 2 * a * b * np.cos(MIN_KNEE_FLEXION))
+        d = feet[side][0] - hips[side]
+        horizontal = np.linalg.norm(d[:, :2], axis=-1)
+        if (horizontal >= reach).any():
+            raise ValueError("stride too long for the template's legs")
+        best = min(best, float(np.min(np.sqrt(reach**2 - horizontal**2) + d[:, 2])))
+    return best
+
+
+def _leg(hip: np.ndarray, ankle: np.ndarray, foot: Rotation, a: float, b: float
+         ) -> tuple[Rotation, Rotation]:
+    """Anatomical world orientations of thigh and shank: two-segment IK from hip to ankle,
+    the knee bending forward in the plane that holds the foot's heading."""
+    d = ankle - hip
+    dist = np.linalg.norm(d, axis=-1, keepdims=True)
+    dn = d / dist
+    forward = foot.apply([1.0, 0.0, 0.0])
+    forward[:, 2] = 0.0
+    axis = np.cross(-dn, forward)
+    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
+    dist = np.minimum(dist[:, 0], a + b - 1e-9)
+    alpha = np.arccos(np.clip((a * a + dist**2 - b * b) / (2 * a * dist), -1.0, 1.0))
+    thigh_dir = Rotation.from_rotvec(-axis * alpha[:, None]).apply(dn)
+    knee = hip + a * thigh_dir
+    shank_dir = ankle - knee
+    shank_dir /= np.linalg.norm(shank_dir, axis=-1, keepdims=True)
+
+    def frame(down: np.ndarray) -> Rotation:
+        z = -down
+        y = axis - np.sum(axis * z, -1, keepdims=True) * z
+        y /= np.linalg.norm(y, axis=-1, keepdims=True)
+        return Rotation.from_matrix(np.stack([np.cross(y, z), y, z], axis=-1))
+
+    return frame(thigh_dir), frame(shank_dir)
+
+
+# -- the whole body ----------------------------------------------------------------------------
+
+
+def _upper_body(plan: _Plan, speed: float) -> dict[str, Rotation]:
+    """Anatomical world orientations of torso and head, and arm segments."""
+    ph = plan.phase
+    n = ph.size
+    lean = TRUNK_LEAN + np.deg2rad(1.5) * speed
+    lumbar = Rotation.from_euler("ZYX", np.stack([
+        gait.curve("lumbar_rotation", ph),
+        lean + gait.curve("lumbar_flexion", ph) - gait.curve("pelvis_tilt", ph),
+        # The trunk stays near vertical while the pelvis rolls: bend against the obliquity.
+        1.5 * gait.curve("pelvis_obliquity", ph)], axis=1))
+    torso = plan.pelvis_rot * lumbar
+    out = {"torso": torso, "head": Rotation.from_euler("ZY", np.stack(
+        [plan.yaw, np.full(n, np.deg2rad(5.0))], -1))}
+    arm_gain = float(np.clip(speed / 1.2, 0.5, 1.4))
+    for side, sign in SIDES:
+        own = ph if side == "r" else ph - 0.5
+        flex = gait.curve("shoulder_flexion", own, arm_gain)
+        swing = (flex - np.mean(flex)) / max(np.ptp(flex), 1e-6)  # -0.5 .. 0.5
+        abd = gait.curve("shoulder_abduction", own)
+        # Internal rotation grows as the arm swings back; forearm pronation and the wrist
+        # follow the swing by a few degrees (small, but never still).
+        rot = np.deg2rad(8.0) - np.deg2rad(20.0) * swing
+        elbow = gait.curve("elbow_flexion", own, arm_gain)
+        pron = np.deg2rad(10.0) + np.deg2rad(6.0) * np.sin(2 * np.pi * (own - 0.1))
+        wrist_flex = np.deg2rad(5.0) + np.deg2rad(5.0) * np.sin(2 * np.pi * (own - 0.2))
+        wrist_dev = np.deg2rad(5.0) + np.deg2rad(2.5) * np.sin(2 * np.pi * (own + 0.05))
+        zeros = np.zeros(n)
+        shoulder = Rotation.from_euler("YXZ", np.stack(
+            [-flex, sign * abd, -sign * rot], -1))
+        humerus = torso * shoulder
+        forearm = humerus * Rotation.from_euler("YZ", np.stack([-elbow, -sign * pron], -1))
+        hand = forearm * Rotation.from_euler("XYZ", np.stack(
+            [-sign * wrist_flex, -wrist_dev, zeros], -1))
+        out[f"humerus_{side}"], out[f"forearm_{side}"], out[f"hand_{side}"] = (
+            humerus, forearm, hand)
+    return out
+
+
+def _smpl_pose(world: dict[int, Rotation]) -> tuple[np.ndarray, np.ndarray]:
+    """AMASS root_orient (T, 3) and body_pose (T, 21, 3) from SMPL joints' world rotations
+    (in our axes); joints not given rotate with their parent."""
+    glob: list[Rotation] = []
+    body = []
+    for j, parent in enumerate(smpl_template.PARENTS):
+        w = world.get(j, glob[parent] if parent >= 0 else None)
+        glob.append(w)
+        if parent >= 0:
+            # SMPL's local rotation in SMPL's axes: C (W_parent^-1 W_j) C^-1.
+            body.append((_C * glob[parent].inv() * w * _C.inv()).as_rotvec())
+    return (glob[0] * _C.inv()).as_rotvec(), np.stack(body, axis=1)
+
+
+def _spine_split(pelvis: Rotation, torso: Rotation) -> list[Rotation]:
+    """World rotations of spine1..3: the trunk's rotation against the pelvis spread evenly."""
+    rel = (pelvis.inv() * torso).as_rotvec()
+    return [pelvis * Rotation.from_rotvec(rel * k / 3.0) for k in (1, 2, 3)]
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedClip:
+    """A generated clip in AMASS terms, and (on demand) the skeleton motion it retargets to."""
+
+    root_orient: np.ndarray  # (T, 3)
+    body_pose: np.ndarray  # (T, 21, 3)
+    trans: np.ndarray  # (T, 3)
+    rate: float
+    speed: float  # mean speed along the path of the template body, scaled to the skeleton
+    size: float = 1.0
+
+    def as_amass(self, path: str = "sample") -> AmassClip:
+        return AmassClip(path, self.root_orient, self.body_pose, self.trans, self.rate,
+                         "neutral", np.zeros(16), "SMPL-H")
+
+    @cached_property
+    def qpos(self) -> np.ndarray:
+        """(T, 34) the clip retargeted onto the skeleton at its own rate."""
+        from skeleton_steering.data.retarget import RetargetConfig, retarget_clip
+
+        return retarget_clip(self.as_amass(), RetargetConfig(frequency=self.rate)).qpos
+
+
+@cache
+def skeleton_to_template_length() -> float:
+    """Our skeleton's leg length (hip to ankle, standing) over the template's."""
+    m = skel.load_mj_model()
+    d = mujoco.MjData(m)
+    d.qpos[:] = skel.standing_qpos()
+    mujoco.mj_kinematics(m, d)
+    ours = d.xpos[m.body("femur_r").id, 2] - d.xpos[m.body("foot_r").id, 2]
+    body = _body()
+    return float(ours / (body.thigh["r"] + body.shank["r"]))
+
+
+def _com_offset(root_orient: np.ndarray, body_pose: np.ndarray, pelvis: np.ndarray,
+                rate: float) -> np.ndarray:
+    """Horizontal offset (T, 2) of the whole-body COM from the pelvis, in template metres, as
+    the skeleton has it once retargeted (its segment masses and geometry decide the COM)."""
+    from skeleton_steering.data.feasibility import com_positions
+    from skeleton_steering.data.retarget import RetargetConfig, retarget_clip
+
+    clip = AmassClip("sample", root_orient, body_pose, pelvis - smpl_template.PELVIS_REST, rate,
+                     "neutral", np.zeros(16), "SMPL-H")
+    result = retarget_clip(clip, RetargetConfig(frequency=rate))
+    scale = float(result.qa["scale"])
+    com = com_positions(skel.load_mj_model(), result.qpos)
+    return (com[:, :2] - result.qpos[:, :2]) / scale
+
+
+def _pose(plan: _Plan, pelvis_xy: np.ndarray, feet: dict[str, tuple[np.ndarray, Rotation]],
+          upper: dict[str, Rotation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """root_orient, body_pose and the pelvis joint's world path (T, 3) for a pelvis path."""
+    body = _body()
+    height = _pelvis_height(plan, pelvis_xy, feet)
+    hips = _hips(plan, pelvis_xy, height)
+    pelvis_smpl = _smpl_pelvis(plan)
+    world: dict[int, Rotation] = {0: pelvis_smpl}
+    for k, w in zip(("spine1", "spine2", "spine3"), _spine_split(pelvis_smpl, upper["torso"]),
+                    strict=True):
+        world[J[k]] = w
+    # The neck takes half of the head's rotation against the trunk.
+    half = 0.5 * (world[J["spine3"]].inv() * upper["head"]).as_rotvec()
+    world[J["neck"]] = world[J["spine3"]] * Rotation.from_rotvec(half)
+    world[J["head"]] = upper["head"]
+    for side, _ in SIDES:
+        ankle, foot = feet[side]
+        thigh, shank = _leg(hips[side], ankle, foot, body.thigh[side], body.shank[side])
+        for joint, anat in (("hip", thigh), ("knee", shank), ("ankle", foot),
+                            ("shoulder", upper[f"humerus_{side}"]),
+                            ("elbow", upper[f"forearm_{side}"]),
+                            ("wrist", upper[f"hand_{side}"])):
+            j = J[f"{side}_{joint}"]
+            world[j] = anat * body.neutral[j].inv()
+        world[J[f"{side}_collar"]] = world[J["spine3"]]
+    root_orient, body_pose = _smpl_pose(world)
+    pelvis = np.concatenate([pelvis_xy, (height + plan.pelvis_dz)[:, None]], -1)
+    return root_orient, body_pose, pelvis
+
+
+def generate_motion(
+    spec: MotionSpec, rate: float = 100.0, size: float = 1.0, seed: int = 0,
+    m: mujoco.MjModel | None = None,
+) -> GeneratedClip:
+    """One clip of `spec` at `rate` Hz for a subject of `size`, deterministic given `seed`.
+
+    The speed is the skeleton's: the template body walks at `spec.speed` divided by the ratio
+    of our leg length to the template's, so the retargeted clip walks at `spec.speed`. (`m` is
+    accepted for callers that pass the model along; the generator does not need it.)
     """
-    lo, hi = STANCE
-    own = np.stack([np.asarray(phase), np.asarray(phase) + 0.5], axis=-1)
-    return ((own - lo) % 1.0) < (hi - lo)
-
-
-STANCE = (-0.05, 0.65)
-GAIN_RANGE = (0.9, 1.35)
-
-
-def _root_path(
-    m: mujoco.MjModel, qpos: np.ndarray, phase: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Root heights that put the lowest sole corner on the floor, and the horizontal path
-    that keeps the lowest corner of the stance foot still (in double support the lower of
-    the two feet whose stance window is open)."""
-    fk = kinematics.forward_kinematics(m, qpos, fields=("geom_xpos", "geom_xmat"))
-    corners = kinematics.foot_corners(m, fk["geom_xpos"], fk["geom_xmat"])
-    z = corners[..., 2]
-    height = -z.min(axis=(1, 2))
-    frames = qpos.shape[0]
-    t = np.arange(frames - 1)
-    foot_z = np.where(stance_window(phase[:-1]), z[:-1].min(axis=2), np.inf)
-    foot = foot_z.argmin(axis=1)
-    corner = z[t, foot].argmin(axis=1)
-    step = corners[t + 1, foot, corner, :2] - corners[t, foot, corner, :2]
-    path = np.zeros((frames, 2))
-    path[1:] = -np.cumsum(step, axis=0)
-    return height, path
+    del m
+    rng = np.random.default_rng(seed)
+    speed = spec.speed / skeleton_to_template_length()
+    plan = _plan(spec, rate, speed, rng)
+    feet = {side: _foot_motion(plan, side, sign) for side, sign in SIDES}
+    upper = _upper_body(plan, spec.speed)
+    # The planned path is the centre of mass's: the swinging limbs move the COM against the
+    # pelvis, so the pelvis takes the opposite (a few fixed-point steps; the legs follow it
+    # through the IK).
+    com_share = float(np.clip(COM_CORRECTION[0] + COM_CORRECTION[1] * spec.speed, 0.0, 1.0))
+    pelvis_xy = plan.pelvis_xy
+    for _ in range(COM_ITERATIONS):
+        root_orient, body_pose, pelvis = _pose(plan, pelvis_xy, feet, upper)
+        offset = _com_offset(root_orient, body_pose, pelvis, rate)
+        pelvis_xy = plan.pelvis_xy - com_share * (offset - np.mean(offset, axis=0))
+    root_orient, body_pose, pelvis = _pose(plan, pelvis_xy, feet, upper)
+    # The floor is at z = 0; a bigger subject is the same motion scaled up.
+    trans = size * pelvis - smpl_template.PELVIS_REST
+    achieved = _stride_speed(pelvis_xy, rate, plan.stride_frequency)
+    return GeneratedClip(root_orient, body_pose, trans, rate,
+                         achieved * skeleton_to_template_length(), size)
 
 
 def _stride_speed(path: np.ndarray, rate: float, freq: float) -> float:
@@ -209,63 +542,6 @@ def _stride_speed(path: np.ndarray, rate: float, freq: float) -> float:
     if path.shape[0] <= lag:
         return float(np.linalg.norm(path[-1] - path[0]) * rate / max(path.shape[0] - 1, 1))
     return float(np.mean(np.linalg.norm(path[lag:] - path[:-lag], axis=1)) * rate / lag)
-
-
-@dataclasses.dataclass(frozen=True)
-class GeneratedClip:
-    qpos: np.ndarray  # (T, 34) the skeleton motion the clip was made from (ground truth)
-    root_orient: np.ndarray  # (T, 3)
-    body_pose: np.ndarray  # (T, 21, 3)
-    trans: np.ndarray  # (T, 3)
-    rate: float
-    speed: float  # achieved mean speed along the path, m/s
-    gain: float
-
-
-def generate_motion(
-    spec: MotionSpec, rate: float = 100.0, size: float = 1.0, seed: int = 0,
-    m: mujoco.MjModel | None = None,
-) -> GeneratedClip:
-    """One clip of `spec` at `rate` Hz for a subject of `size`, deterministic given `seed`."""
-    m = m or skel.load_mj_model()
-    rng = np.random.default_rng(seed)
-    frames = round(spec.duration * rate) + 1
-    times = np.arange(frames) / rate
-    freq = stride_frequency(spec.speed) * rng.uniform(0.97, 1.03)
-    phase0 = rng.uniform(0.0, 1.0)
-    phase = phase0 + freq * times
-    yaw0 = rng.uniform(-np.pi, np.pi)
-    start = rng.uniform(-1.0, 1.0, size=2)
-    yaw = yaw0 + _heading(times, spec.duration, np.deg2rad(spec.turn_deg))
-    # Pelvis: heading + rotation about the vertical, tilt about the lateral axis, obliquity
-    # (right side up = negative roll about our forward X).
-    root = Rotation.from_euler(
-        "ZYX",
-        np.stack([yaw + curve("pelvis_rotation", phase), curve("pelvis_tilt", phase),
-                  -curve("pelvis_obliquity", phase)], axis=1),
-    )
-    qpos = np.zeros((frames, m.nq))
-    qpos[:, 3:7] = root.as_quat(scalar_first=True)
-    # Calibrate: the amplitude gain sets the stride length; below GAIN_RANGE[0] the swing foot
-    # would scrape, so slower clips lower the stride frequency instead.
-    gain = float(np.clip(spec.speed / 1.2, *GAIN_RANGE))
-    for _ in range(5):
-        qpos[:, 7:] = _joint_angles(phase, spec.speed, gain)
-        height, path = _root_path(m, qpos, phase)
-        ratio = spec.speed / max(_stride_speed(path, rate, freq), 1e-3)
-        if gain * ratio < GAIN_RANGE[0]:
-            gain, freq = GAIN_RANGE[0], freq * ratio
-            phase = phase0 + freq * times
-        else:
-            gain = float(min(gain * ratio, GAIN_RANGE[1]))
-    qpos[:, 7:] = _joint_angles(phase, spec.speed, gain)
-    height, path = _root_path(m, qpos, phase)
-    speed = _stride_speed(path, rate, freq)
-    qpos[:, 0:2] = path + start
-    qpos[:, 2] = height
-    root_orient, body_pose = skeleton_to_smpl(qpos[:, 3:7], qpos[:, 7:])
-    trans = size * qpos[:, 0:3] - SMPL_PELVIS_OFFSET
-    return GeneratedClip(qpos, root_orient, body_pose, trans, rate, float(speed), gain)
 
 
 def write_sample_kit(
@@ -277,17 +553,16 @@ def write_sample_kit(
     achieved speed). Deterministic given `seed` and `rate`.
     """
     out = Path(out)
-    m = skel.load_mj_model()
     jobs = [(s, spec) for s in SUBJECTS for spec in MOTIONS]
     clips = []
     for k, (subject, spec) in enumerate(track(jobs, "sample clips", console=console)):
-        clip = generate_motion(spec, rate, subject.size, seed * 1000 + k, m)
+        clip = generate_motion(spec, rate, subject.size, seed * 1000 + k)
         rel = Path("KIT") / subject.name / f"{spec.motion}_poses.npz"
         write_clip(out / rel, clip.root_orient, clip.body_pose, clip.trans, rate,
                    subject.gender, _betas(subject))
         clips.append({"path": rel.as_posix(), "subject": subject.name, "motion": spec.motion,
                       "target_speed_m_s": spec.speed, "speed_m_s": round(clip.speed, 4),
-                      "turn_deg": spec.turn_deg, "frames": int(clip.qpos.shape[0]),
+                      "turn_deg": spec.turn_deg, "frames": int(clip.trans.shape[0]),
                       "rate": rate, "subject_size": subject.size})
     for subject in SUBJECTS:
         betas = _betas(subject)
