@@ -161,16 +161,29 @@ def test_bundled_sample_qa_feet_on_floor_and_joints_in_range(tmp_path):
 def test_joint_limits_are_clipped_and_counted():
     g = generate_motion(MOTIONS[1], rate=100.0, seed=0)
     body = g.body_pose.copy()
-    knee = SMPL_BODY_JOINTS.index("r_knee") - 1
-    body[:, knee] = [-1.0, 0.0, 0.0]  # hyperextension by 57 degrees: beyond the 10 allowed
+    hip = SMPL_BODY_JOINTS.index("r_hip") - 1
+    body[:, hip] = [-2.5, 0.0, 0.0]  # hip flexion of 143 degrees: beyond the 120 allowed
     clip = AmassClip("x", g.root_orient, body, g.trans, 100.0, "male", np.zeros(16), "SMPL-H")
     res = retarget_clip(clip)
-    i = model.HINGE_JOINTS.index("knee_angle_r")
-    assert res.qpos[:, 7 + i].max() == pytest.approx(0.175)
-    assert res.qa["clipped_joints"] == {"knee_angle_r": res.qpos.shape[0]}
-    assert res.qa["clipped_share"] == pytest.approx(1 / 27)
+    i = model.HINGE_JOINTS.index("hip_flexion_r")
+    assert res.qpos[:, 7 + i].max() == pytest.approx(2.094)
+    assert res.qa["clipped_joints"]["hip_flexion_r"] == res.qpos.shape[0]
+    assert res.qa["clipped_share"] >= 1 / 27
     assert not any("clipped" in r for r in qa_failures(res.qa, RetargetConfig()))
     assert any("clipped" in r for r in qa_failures(res.qa, RetargetConfig(max_clipped_share=0.01)))
+
+
+def test_knee_hyperextension_is_eased_back_and_counted():
+    g = generate_motion(MOTIONS[1], rate=100.0, seed=0)
+    body = g.body_pose.copy()
+    knee = SMPL_BODY_JOINTS.index("r_knee") - 1
+    body[:, knee] = [-1.0, 0.0, 0.0]  # hyperextension by 57 degrees
+    clip = AmassClip("x", g.root_orient, body, g.trans, 100.0, "male", np.zeros(16), "SMPL-H")
+    res = retarget_clip(clip)
+    knee_r = np.rad2deg(res.qpos[:, 7 + model.HINGE_JOINTS.index("knee_angle_r")])
+    # Our knee angle is negative in flexion: +3 degrees = 3 degrees of hyperextension.
+    assert knee_r.max() == pytest.approx(3.0, abs=0.5)
+    assert res.qa["clipped_joints"]["knee_angle_r"] == res.qpos.shape[0]
 
 
 def test_manifest_run_survives_bad_clips_and_reports_them(tmp_path):

@@ -11,7 +11,8 @@ each stance foot's lowest sole corner where it was when it became the supporting
 the vertical shift that puts that corner on the floor. While both feet are down the shifts are
 blended with weights that ramp from 0 at a touchdown and to 0 at a lift-off (`ramp` s), so the
 root path stays continuous; between stance phases the vertical shift is interpolated and the
-horizontal one held. The joint angles are never touched.
+horizontal one held. The pins (`Planting.targets`) are what `ik.pin_feet` then pulls each
+stance foot onto, for the part the root cannot fix (two feet down at once).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ContactConfig:
     speed: float = 0.35  # m/s horizontal
     cutoff_hz: float = 6.0  # low-pass of joint paths before differentiating
     ramp: float = 0.1  # s: weight ramp at touchdown / lift-off
+    root_cutoff_hz: float = 3.0  # low-pass of the root's horizontal planting shift
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,11 +88,18 @@ def _weights(stance: np.ndarray, ramp_frames: int) -> np.ndarray:
     return w
 
 
+@dataclasses.dataclass(frozen=True)
+class Planting:
+    root: np.ndarray  # (T, 3) corrected root positions
+    targets: np.ndarray  # (T, 2, 3) where each stance foot's supporting corner is pinned
+    corner: np.ndarray  # (T, 2) int: which sole corner supports (-1: foot not in stance)
+
+
 def plant_feet(
     root: np.ndarray, corners: np.ndarray, stance: np.ndarray, rate: float,
     config: ContactConfig | None = None,
-) -> np.ndarray:
-    """Root positions (T, 3) corrected so stance feet neither slide nor float.
+) -> Planting:
+    """Root positions corrected so stance feet neither slide nor float, and the pins.
 
     `root` (T, 3) is the uncorrected root path, `corners` (T, 2, 4, 3) the sole corners
     relative to the root (world axes), `stance` (T, 2) the source's stance flags.
@@ -103,6 +112,8 @@ def plant_feet(
     anchor = np.zeros((2, 2))
     corner = np.full(2, -1)
     prev = np.zeros(2)
+    targets = np.zeros((frames, 2, 3))
+    chosen = np.full((frames, 2), -1)
     for t in range(frames):
         want_xy, want_z, weight = np.zeros(2), 0.0, 0.0
         for f in range(2):
@@ -114,6 +125,8 @@ def plant_feet(
             if k != corner[f]:  # new supporting corner: pin it where it is now
                 anchor[f] = point + prev
                 corner[f] = k
+            targets[t, f, :2] = anchor[f]
+            chosen[t, f] = k
             want_xy += w[t, f] * (anchor[f] - point)
             want_z += w[t, f] * -(root[t, 2] + corners[t, f, k, 2])
             weight += w[t, f]
@@ -126,7 +139,9 @@ def plant_feet(
         shift_z = np.interp(np.arange(frames), known, shift_z[known])
     else:
         shift_z = np.zeros(frames)
-    out = root.copy()
-    out[:, :2] += shift_xy
-    out[:, 2] += shift_z
-    return out
+    # The pins stay exact (the legs reach them, `ik.pin_feet`); the root only has to be
+    # near, so its shift is smoothed: kinks at every heel-to-toe switch would otherwise show
+    # as centre-of-mass accelerations no floor could produce.
+    # Heights are left as they are: a jump's flight needs its sharp landings.
+    shift = np.column_stack([lowpass(shift_xy, rate, config.root_cutoff_hz), shift_z])
+    return Planting(root + shift, targets, chosen)

@@ -16,8 +16,8 @@ skeleton's reach comes out as the nearest one it can express instead of a differ
   rotation is the least-squares fit of the distal segments' directions about that axis (shank
   and foot for the hip, forearm and the upper arm's own forward axis for the shoulder): it sets
   toe-out and the knee's swing plane together.
-* Knee / elbow: the full angle between the two segments (its magnitude is what a goniometer
-  reads), signed by the side of the swing plane.
+* Knee: the thigh-shank angle in the knee's plane; hyperextension beyond 3 deg is eased
+  back. Elbow: the full angle between the two segments.
 * Ankle: the foot's pitch against the shank (the foot's forward axis is the template's
   ankle -> toe direction, levelled).
 * Lumbar, pro/supination, wrist: the remaining relative rotation of the source segment frame
@@ -38,6 +38,9 @@ from skeleton_steering.data import smpl_template as st
 from skeleton_steering.skeleton import model as skel
 
 _J = st.JOINT_INDEX
+# Knee hyperextension beyond this (rad) is eased back; _KNEE_EASE (1/rad) sets how softly.
+_KNEE_FLOOR = np.deg2rad(-3.0)
+_KNEE_EASE = 1.0 / np.deg2rad(1.0)
 _C = Rotation.from_matrix(st.OURS_TO_SMPL)
 # Our arm segments hang (-Z); SMPL's rest arms point sideways: the segment frame offset.
 _ARM_REST = {"r": Rotation.from_euler("x", -np.pi / 2), "l": Rotation.from_euler("x", np.pi / 2)}
@@ -140,12 +143,6 @@ def _twist(targets: list[np.ndarray], vecs: list[np.ndarray], weights: list[floa
     return np.arctan2(sin, cos)
 
 
-def _hinge_angle(u: np.ndarray, v: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """Angle (T,) from direction u to v, signed positive when turning about +axis."""
-    cross = np.cross(u, v)
-    return np.arctan2(np.einsum("ti,ti->t", cross, axis), np.einsum("ti,ti->t", u, v))
-
-
 def _euler(s: _Solver, names: tuple[str, ...], rel: np.ndarray) -> None:
     """Decompose relative rotations (T, 3, 3) into the hinges `names` (intrinsic order)."""
     letters = "".join("XYZ"[int(np.argmax(np.abs(s.h.axis[n])))] for n in names)
@@ -157,24 +154,32 @@ def _euler(s: _Solver, names: tuple[str, ...], rel: np.ndarray) -> None:
         s.set(name, euler[:, k] * s.sign(name))
 
 
-def _leg(s: _Solver, side: str, pelvis: np.ndarray, joints: np.ndarray, foot_fwd: np.ndarray,
-         thigh_lateral: np.ndarray) -> None:
+def _leg(s: _Solver, side: str, pelvis: np.ndarray, joints: np.ndarray,
+         foot_fwd: np.ndarray, knee_axis: np.ndarray) -> None:
     hip, knee, ankle = (joints[:, _J[f"{side}_{j}"]] for j in ("hip", "knee", "ankle"))
     thigh, shank = _unit(knee - hip), _unit(ankle - knee)
     suffix = "r" if side == "r" else "l"
     flex, add, rot = (f"hip_{n}_{suffix}" for n in ("flexion", "adduction", "rotation"))
     f_raw, a_raw = _swing(s, flex, add, _local(pelvis, thigh))
     f, a = s.set(flex, f_raw), s.set(add, a_raw)
-    # Knee: magnitude from the two directions; the sign says which way it bends, read in the
-    # source thigh's own sagittal plane (its lateral axis).
-    bend = _hinge_angle(thigh, shank, thigh_lateral)  # > 0: flexion (turn about +lateral)
+    # Knee: the angle between thigh and shank in the knee's plane (about the mean lateral axis
+    # of the source thigh and shank frames), flexion positive. ACCAD's fits read up to 7 deg
+    # of hyperextension at late stance, more than walking knees do and enough to lock ours
+    # straight; beyond `_KNEE_FLOOR` the value is eased back (smoothly, and counted as
+    # clipped where it moves by more than half a degree).
+    swung = pelvis @ s.rot(flex, f) @ s.rot(add, a)
+    cross = np.cross(thigh, shank)
+    sagittal = np.arctan2(np.einsum("ti,ti->t", cross, knee_axis),
+                          np.einsum("ti,ti->t", thigh, shank))
+    bend = _KNEE_FLOOR + np.logaddexp(0.0, _KNEE_EASE * (sagittal - _KNEE_FLOOR)) / _KNEE_EASE
     knee_name = f"knee_angle_{suffix}"
     k = s.set(knee_name, s.sign(knee_name) * bend)
+    s.clipped[:, s.h.index[knee_name]] |= np.abs(bend - sagittal) > np.deg2rad(0.5)
     # Ankle: foot pitch against the shank (0 when the foot is perpendicular to it).
     ankle_name = f"ankle_angle_{suffix}"
     pitch = np.arcsin(np.clip(-np.einsum("ti,ti->t", foot_fwd, shank), -1.0, 1.0))
     an = s.set(ankle_name, pitch)
-    frame = pelvis @ s.rot(flex, f) @ s.rot(add, a)
+    frame = swung
     # Long-axis rotation: best fit of shank and foot directions about the thigh.
     knee_frame = s.rot(knee_name, k)
     shank_local = knee_frame @ np.array([0.0, 0.0, -1.0])
@@ -196,21 +201,61 @@ def _arm(s: _Solver, side: str, torso: np.ndarray, joints: np.ndarray,
     elbow_name = f"elbow_flex_{suffix}"
     bend = np.arccos(np.clip(np.einsum("ti,ti->t", upper, fore), -1.0, 1.0))
     e = s.set(elbow_name, bend)
-    fore_local = s.rot(elbow_name, e) @ np.array([0.0, 0.0, -1.0])
-    # The upper arm's forward axis in the source: SMPL shoulder frame with the rest offset.
-    src_upper = (glob[_J[f"{side}_shoulder"]] * _C * _ARM_REST[side]).as_matrix()
-    fwd = np.broadcast_to(np.array([1.0, 0.0, 0.0]), fore_local.shape)
-    r = _twist([_local(frame, fore), _local(frame, src_upper[:, :, 0])], [fore_local, fwd],
-               [1.0, 0.05])
-    frame = frame @ s.rot(rot, s.set(rot, s.sign(rot) * r)) @ s.rot(elbow_name, e)
-    # Pro/supination: the source forearm frame's twist about the long axis.
     src_fore = (glob[_J[f"{side}_elbow"]] * _C * _ARM_REST[side]).as_matrix()
     pro = f"pro_sup_{suffix}"
-    p = _twist([_local(frame, src_fore[:, :, 0])], [fwd], [1.0])
-    frame = frame @ s.rot(pro, s.set(pro, s.sign(pro) * p))
+    r, p = _arm_twist(s, rot, pro, frame, s.rot(elbow_name, e),
+                      fore, src_fore[:, :, 0])
+    frame = frame @ s.rot(rot, s.set(rot, r)) @ s.rot(elbow_name, e)
+    frame = frame @ s.rot(pro, s.set(pro, p))
     src_hand = (glob[_J[f"{side}_wrist"]] * _C * _ARM_REST[side]).as_matrix()
     rel = np.einsum("tji,tjk->tik", frame, src_hand)
     _euler(s, (f"wrist_flex_{suffix}", f"wrist_dev_{suffix}"), rel)
+
+
+_TWIST_CANDIDATES = 49
+# Weight of the forearm frame (after clipping pro/supination) against the forearm direction.
+_FRAME_WEIGHT = 1.0
+
+
+def _arm_twist(s: _Solver, rot: str, pro: str, frame: np.ndarray, elbow: np.ndarray,
+               fore: np.ndarray, fore_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Upper-arm rotation and pro/supination (hinge values, in range) for one arm.
+
+    The rotation sets the plane the elbow bends in, so it decides where the forearm points;
+    pro/supination then turns the forearm's own frame towards the source's (`fore_x`, its
+    forward axis). Where the elbow's plane disagrees with the source forearm (a carrying angle
+    our hinge elbow does not have) the best rotation may need more pro/supination than the
+    joint allows; so the rotation is searched over its whole range, scoring the forearm
+    direction and the forearm frame reached after clipping, and refined between grid points.
+    """
+    col_r, col_p = s.h.index[rot], s.h.index[pro]
+    grid = np.linspace(s.h.lo[col_r], s.h.hi[col_r], _TWIST_CANDIDATES)
+    fwd = np.broadcast_to(np.array([1.0, 0.0, 0.0]), fore.shape)
+    costs, pros = [], []
+    for value in grid:
+        turn = Rotation.from_rotvec(s.h.axis[rot] * value).as_matrix()
+        fa = frame @ turn @ elbow  # forearm frame before pro/supination
+        raw = s.sign(pro) * _twist([_local(fa, fore_x)], [fwd], [1.0])
+        p = np.clip(raw, s.h.lo[col_p], s.h.hi[col_p])
+        x = np.einsum("tij,j->ti", fa @ s.rot(pro, p), np.array([1.0, 0.0, 0.0]))
+        direction = -fa[:, :, 2]
+        costs.append((1.0 - np.einsum("ti,ti->t", direction, fore))
+                     + _FRAME_WEIGHT * (1.0 - np.einsum("ti,ti->t", x, fore_x)))
+        pros.append(raw)
+    cost = np.stack(costs, axis=1)  # (T, K)
+    k = np.argmin(cost, axis=1)
+    t = np.arange(cost.shape[0])
+    inner = np.clip(k, 1, len(grid) - 2)
+    c0, c1, c2 = cost[t, inner - 1], cost[t, inner], cost[t, inner + 1]
+    curve = c0 - 2.0 * c1 + c2
+    shift = np.where((k == inner) & (curve > 1e-12), 0.5 * (c0 - c2) / np.maximum(curve, 1e-12),
+                     0.0)
+    step = grid[1] - grid[0]
+    r = np.clip(grid[k] + np.clip(shift, -1.0, 1.0) * step, grid[0], grid[-1])
+    # Pro/supination for the refined rotation (closed form again).
+    fa = frame @ s.rot(rot, r) @ elbow
+    p = s.sign(pro) * _twist([_local(fa, fore_x)], [fwd], [1.0])
+    return r, p
 
 
 def _foot_forward() -> dict[str, np.ndarray]:
@@ -248,7 +293,8 @@ def fit_pose(root: Rotation, local: list[Rotation]) -> PoseFit:
     fwd = _foot_forward()
     for side in ("r", "l"):
         foot_fwd = glob[_J[f"{side}_ankle"]].apply(fwd[side])
-        lateral = (glob[_J[f"{side}_hip"]] * _C).apply(np.array([0.0, 1.0, 0.0]))
-        _leg(s, side, pelvis, joints, foot_fwd, lateral)
+        lateral = sum((glob[_J[f"{side}_{j}"]] * _C).apply(np.array([0.0, 1.0, 0.0]))
+                      for j in ("hip", "knee"))
+        _leg(s, side, pelvis, joints, foot_fwd, _unit(lateral))
         _arm(s, side, torso, joints, glob)
     return PoseFit(pelvis_rot.as_quat(scalar_first=True), s.angles, s.clipped)

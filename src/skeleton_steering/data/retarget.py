@@ -47,6 +47,7 @@ from skeleton_steering.data import smpl_template
 from skeleton_steering.data.amass import AmassClip, AmassFormatError, read_clip
 from skeleton_steering.data.contacts import plant_feet, source_contacts
 from skeleton_steering.data.feasibility import feasibility_qa
+from skeleton_steering.data.ik import foot_point_local, pin_feet
 from skeleton_steering.data.kit_extract import sha256_of
 from skeleton_steering.data.pose_fit import fit_pose
 from skeleton_steering.data.trajectory import Trajectory, from_clips, save_trajectory
@@ -81,10 +82,12 @@ class RetargetConfig:
     max_added_skating_cm_s: float = 3.0
     max_clipped_share: float = 0.05
     # Physical feasibility (see `feasibility`): p95 of the COM's horizontal acceleration (g)
-    # and of the friction demand, and the largest relative root-speed deviation in a stride.
-    # Real walking: about 0.2 g, 0.2, 0.25-0.4 (turns and starts from standing included).
-    max_com_acc_g: float = 0.5
-    max_friction_demand: float = 0.6
+    # and of the friction demand (the floor's friction is 1.0: keep a margin), and the largest
+    # relative root-speed deviation within a stride. Measured on real AMASS clips: walks and
+    # turns 0.21-0.25 g, 0.22-0.27, 0.24-0.32 (a start from standing included); jumping jacks
+    # 0.52 g, 0.51.
+    max_com_acc_g: float = 0.6
+    max_friction_demand: float = 0.7
     max_root_speed_variation: float = 0.6
     root_height_range: tuple[float, float] = (0.6, 1.3)
     min_frames: int = 10
@@ -125,6 +128,24 @@ def _rotations(rotvec: np.ndarray, rate: float, times: np.ndarray) -> np.ndarray
     frames, joints = rotvec.shape[:2]
     quat = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_quat().reshape(frames, joints, 4)
     return rs.interp_quat(quat, rate, times)
+
+
+def source_geometry(clip: AmassClip, config: RetargetConfig | None = None) -> np.ndarray:
+    """The source's joints (T, 22, 3) at the output rate: the SMPL template posed by the clip
+    (world frame, `smpl_template.posed_joints`), resampled exactly as `retarget_clip` does."""
+    config = config or RetargetConfig()
+    root, body, trans = _resampled(clip, config.output_frequency())
+    return smpl_template.posed_joints(root, body, trans)
+
+
+def _resampled(clip: AmassClip, rate: float) -> tuple[Rotation, list[Rotation], np.ndarray]:
+    times = rs.time_grid(clip.frames, clip.rate, rate)
+    rot = np.concatenate([clip.root_orient[:, None], clip.body_pose], axis=1)
+    quat = _rotations(rot, clip.rate, times)
+    trans = rs.interp_linear(clip.trans, clip.rate, times)
+    root = Rotation.from_quat(quat[:, 0])
+    body = [root] + [Rotation.from_quat(quat[:, j]) for j in range(1, quat.shape[1])]
+    return root, body, trans
 
 
 def foot_qa(
@@ -178,11 +199,7 @@ def retarget_clip(
             f"{clip.path}: {len(times)} frames at {rate:g} Hz, fewer than min_frames "
             f"({config.min_frames})"
         )
-    rot = np.concatenate([clip.root_orient[:, None], clip.body_pose], axis=1)
-    quat = _rotations(rot, clip.rate, times)
-    trans = rs.interp_linear(clip.trans, clip.rate, times)
-    root = Rotation.from_quat(quat[:, 0])
-    body = [root] + [Rotation.from_quat(quat[:, j]) for j in range(1, quat.shape[1])]
+    root, body, trans = _resampled(clip, rate)
     fit = fit_pose(root, body)
     source = smpl_template.posed_joints(root, body, trans)
     contacts = source_contacts(source, rate)
@@ -206,10 +223,15 @@ def retarget_clip(
     height = scale * pelvis[:, 2]
     lift = float(np.percentile(z_fk - height, 5))
     path = np.column_stack([scale * (pelvis[:, 0:2] - pelvis[0, 0:2]), height + lift])
-    planted = plant_feet(path, corners, contacts.stance, rate)
-    qpos[:, 0:2] = planted[:, 0:2]
+    planting = plant_feet(path, corners, contacts.stance, rate)
+    qpos[:, 0:3] = planting.root
+    qpos = _pin_stance_feet(m, qpos, planting, contacts.stance, rate)
+    qpos[:, 0:3] = 0.0
+    fk = kinematics.forward_kinematics(m, qpos, fields=("geom_xpos", "geom_xmat"))
+    corners = kinematics.foot_corners(m, fk["geom_xpos"], fk["geom_xmat"])
+    qpos[:, 0:2] = planting.root[:, 0:2]
     # Planting puts stance soles on the floor; no foot may go below it in between.
-    qpos[:, 2] = np.maximum(planted[:, 2], z_fk)
+    qpos[:, 2] = np.maximum(planting.root[:, 2], -corners[..., 2].min(axis=(1, 2)))
     qvel = rs.qvel_from_qpos(qpos, dt)
 
     corners = corners + qpos[:, None, None, 0:3]
@@ -236,6 +258,35 @@ def retarget_clip(
             (count - 1) * dt, dt)),
     }
     return RetargetResult(qpos=qpos, qvel=qvel, qa=qa)
+
+
+def _pin_stance_feet(m: mujoco.MjModel, qpos: np.ndarray, planting, stance: np.ndarray,
+                     rate: float) -> np.ndarray:
+    """Legs adjusted by IK so stance feet stay on their pins; the adjustment fades out over
+    0.1 s after each lift-off (it is zero at touchdown by construction) so no joint jumps."""
+    corner_local = np.zeros((qpos.shape[0], 2, 3))
+    for f in range(2):
+        live = planting.corner[:, f] >= 0
+        corner_local[live, f] = foot_point_local(m, f, planting.corner[live, f])
+    pinned = pin_feet(m, qpos, corner_local, planting.targets, stance.astype(float))
+    delta = pinned - qpos
+    fade = max(1, round(0.1 * rate))
+    for f, cols in enumerate(_leg_qpos(m)):
+        ends = np.flatnonzero(stance[:-1, f] & ~stance[1:, f])  # last stance frame
+        for end in ends:
+            for i in range(1, fade + 1):
+                t = end + i
+                if t >= len(qpos) or stance[t, f]:
+                    break
+                delta[t, cols] = delta[end, cols] * (1.0 - i / (fade + 1))
+    return qpos + delta
+
+
+def _leg_qpos(m: mujoco.MjModel) -> list[np.ndarray]:
+    index = skel.build_index(m)
+    return [np.array([index.joint_qpos[f"{n}_{side}"] for n in
+                      ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle")])
+            for side in ("r", "l")]
 
 
 def qa_failures(qa: dict[str, Any], config: RetargetConfig) -> list[str]:
