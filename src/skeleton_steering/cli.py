@@ -26,6 +26,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     ret.add_argument("--rate", type=float, default=100.0, help="source frame rate (Hz)")
     ret.add_argument("--copies", type=int, default=3, help="copies of the sample clip set")
     ret.add_argument("--repeats", type=int, default=3, help="timed passes (best is kept)")
+    ret.add_argument("--clips", default=None,
+                     help="folder of AMASS clips to time instead of the bundled sample")
     _add_bench_train(which)
     _add_bench_learn(which)
     _add_bench_render(which)
@@ -129,7 +131,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
     elif args.command == "bench" and args.bench == "retarget":
         from skeleton_steering.bench import retarget_bench
 
-        retarget_bench.run(args.rate, args.copies, args.repeats, console)
+        retarget_bench.run(args.rate, args.copies, args.repeats, console, args.clips)
     elif args.command in ("sample-kit", "extract", "retarget", "cache"):
         from skeleton_steering.data import data_cli
 
