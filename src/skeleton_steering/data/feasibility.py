@@ -68,10 +68,17 @@ def lowpass(x: np.ndarray, rate: float, cutoff_hz: float) -> np.ndarray:
     if cutoff_hz <= 0 or cutoff_hz >= 0.5 * rate:
         return np.array(x, dtype=float)
     b, a = butter(2, cutoff_hz / (0.5 * rate))  # filtfilt doubles the order
-    pad = min(3 * max(len(a), len(b)), x.shape[0] - 1)
+    x = np.asarray(x, dtype=float)
+    # Pad by a period of the cutoff (scipy's default, 9 samples, leaves edge transients), and
+    # filter only what deviates from the line between the end samples: the filter's start-up
+    # assumes a constant signal, and on a walking path its transient, differentiated twice,
+    # would read as a push of a few hundredths of g.
+    pad = min(max(3 * max(len(a), len(b)), round(rate / cutoff_hz)), x.shape[0] - 1)
     if pad < 1:
-        return np.array(x, dtype=float)
-    return filtfilt(b, a, x, axis=0, padlen=pad)
+        return x.copy()
+    u = np.linspace(0.0, 1.0, x.shape[0]).reshape(-1, *([1] * (x.ndim - 1)))
+    line = x[:1] + u * (x[-1:] - x[:1])
+    return line + filtfilt(b, a, x - line, axis=0, padlen=pad)
 
 
 def com_acceleration(com: np.ndarray, rate: float, cutoff_hz: float = 6.0) -> np.ndarray:

@@ -1,5 +1,10 @@
 """The correspondence between SMPL body joints and the skeleton's hinge joints (both ways).
 
+A plain rotation mapping: it treats SMPL's rest pose as our zero pose, so real clips lose the
+template's knee flexion and toe-out and arms above the shoulder come out wrong. Retargeting
+uses `pose_fit` instead; this module stays for tools that need the exact, invertible pairing
+of SMPL rotations and our hinges (and its tests of the axis conventions).
+
 Frames. SMPL's body rest frame is Y up, facing +Z (so +X is the body's left); AMASS's
 `root_orient` maps it into a Z-up world. Our pelvis frame is X forward, Y left, Z up, and the
 world is Z up too, so worlds need no change and body frames differ by the fixed rotation
