@@ -24,7 +24,7 @@ import skeleton_steering
 from skeleton_steering import cli
 from skeleton_steering.config import read_yaml
 from skeleton_steering.env.env_config import CommandConfig
-from skeleton_steering.evaluate import eval_cli, schedules
+from skeleton_steering.evaluate import eval_cli, schedules, steering_metrics
 from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.learn import train, train_config
 from tiny_training import TINY as SHARED_TINY
@@ -184,7 +184,14 @@ def test_eval_writes_json_and_csv_that_agree(evaluated):
 
     m = summary["metrics"]
     judged = rows["judged"] == 1
-    assert np.array_equal(judged, rows["since_change_s"] >= SETTLE - 1e-9)
+    # Judged: past the settling window, or at a fall and in the restart after it (failed).
+    lost = np.concatenate([
+        steering_metrics.lost_to_falls(rows["fell"][rows["episode"] == e] == 1, DT, SETTLE)
+        for e in range(EPISODES)
+    ])  # fmt: skip
+    assert np.array_equal(judged, (rows["since_change_s"] >= SETTLE - 1e-9) | lost)
+    assert m["lost_steps"] == lost.sum()
+    assert not rows["good"][lost].any()
     assert m["judged_steps"] == judged.sum() > 0
     assert m["success_rate"] == pytest.approx(rows["good"][judged].mean(), abs=1e-12)
     assert m["falls"] == rows["fell"].sum()
@@ -200,6 +207,7 @@ def test_eval_writes_json_and_csv_that_agree(evaluated):
     cos = np.cos(np.radians(rows["heading_deg"] - rows["target_heading_deg"]))
     good = (np.abs(speed - target) <= 0.5) & ((speed <= 0.1) | (cos >= 0.7)) & (rows["fell"] == 0)
     clear = (np.abs(np.abs(speed - target) - 0.5) > 1e-3) & (np.abs(cos - 0.7) > 1e-3)
+    clear &= judged & ~lost
     assert np.array_equal(good[clear], rows["good"][clear] == 1)
 
     for e in range(EPISODES):

@@ -44,12 +44,12 @@ def _add_bench_train(which: argparse._SubParsersAction) -> None:
 
 
 def _add_bench_learn(which: argparse._SubParsersAction) -> None:
-    learn = which.add_parser("learn", help="fixed-budget training on the bundled sample")
-    learn.add_argument("--minutes", type=float, default=15.0, help="training time budget")
-    learn.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
-    learn.add_argument("--seed", type=int, default=0)
-    learn.add_argument("--run_dir", default="results/bench/learn")
-    learn.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+    from skeleton_steering.bench import learn_bench, physics_bench
+
+    learn = which.add_parser("learn", help="configs and seeds side by side at equal env steps")
+    learn_bench.add_arguments(learn)
+    physics = which.add_parser("physics", help="blow-ups and cost of each physics setting")
+    physics_bench.add_arguments(physics)
 
 
 def _add_bench_render(which: argparse._SubParsersAction) -> None:
@@ -146,7 +146,12 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
         _force_cpu_if(args.jax_cpu)
         from skeleton_steering.bench import learn_bench
 
-        learn_bench.run(args.config, args.minutes, args.seed, args.run_dir, console)
+        return learn_bench.main_from_args(args, console)
+    elif args.command == "bench" and args.bench == "physics":
+        _force_cpu_if(args.jax_cpu)
+        from skeleton_steering.bench import physics_bench
+
+        return physics_bench.main_from_args(args, console)
     elif args.command == "bench" and args.bench == "render":
         from skeleton_steering.bench import render_bench
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from skeleton_steering.env.control import ControlConfig
 from skeleton_steering.skeleton.physics import PhysicsConfig
 
 
@@ -58,6 +59,9 @@ class TerminationConfig:
 
     pelvis_min_height: float = 0.55
     head_min_height: float = 0.9
+    # Any body faster than this (m/s) over a control step is a physics blow-up, not motion
+    # (a sprinter's foot peaks near 20 m/s): the episode ends as after a non-finite state.
+    max_body_speed: float = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +69,7 @@ class EnvConfig:
     """Everything that defines the steering task."""
 
     physics: PhysicsConfig = dataclasses.field(default_factory=PhysicsConfig)
+    control: ControlConfig = dataclasses.field(default_factory=ControlConfig)
     command: CommandConfig = dataclasses.field(default_factory=CommandConfig)
     reward: RewardConfig = dataclasses.field(default_factory=RewardConfig)
     termination: TerminationConfig = dataclasses.field(default_factory=TerminationConfig)

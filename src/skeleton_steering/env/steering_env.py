@@ -2,7 +2,8 @@
 
 Pure functions over a `State` pytree, in the shape of MuJoCo Playground's environments:
 `reset(rng) -> State`, `step(state, action) -> State`, both jit- and vmap-able. An episode
-ends on a fall (pelvis or head too low), on a non-finite physics state, or at the time limit;
+ends on a fall (pelvis or head too low), on a non-finite or exploding physics state (a body
+faster than `termination.max_body_speed`), or at the time limit;
 the state is then re-initialized inside `step` (auto-reset), from a random expert frame turned
 to a random heading (reference-state initialization), or from the standing pose when no
 expert frames were given.
@@ -23,7 +24,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
-from skeleton_steering.env import commands, rewards
+from skeleton_steering.env import commands, control, rewards
 from skeleton_steering.env.env_config import EnvConfig
 from skeleton_steering.skeleton import model, spatial
 from skeleton_steering.skeleton.features import body_state_features, feature_size
@@ -75,7 +76,7 @@ def check_expert_frames(qpos: np.ndarray, qvel: np.ndarray, nq: int, nv: int) ->
 
 
 class SteeringEnv:
-    """Torque-driven skeleton steering task on MJX."""
+    """Skeleton steering task on MJX, driven by torques or PD targets (`config.control`)."""
 
     def __init__(
         self,
@@ -85,9 +86,13 @@ class SteeringEnv:
     ) -> None:
         self.config = config or EnvConfig()
         phys = self.config.physics
-        self.mj_model = model.load_mj_model(
-            model.PhysicsOptions(phys.timestep, phys.solver_iterations, phys.ls_iterations)
+        self.mj_model = control.build_model(
+            self.config.control,
+            model.PhysicsOptions(
+                phys.timestep, phys.solver_iterations, phys.ls_iterations, phys.integrator
+            ),
         )
+        self._action_map = control.ActionMap(self.config.control, self.mj_model)
         self.mjx_model = mjx.put_model(self.mj_model)
         self.index = model.build_index(self.mj_model)
         nq, nv = self.mj_model.nq, self.mj_model.nv
@@ -188,6 +193,8 @@ class SteeringEnv:
             **{f"reward/{name}": jp.zeros(()) for name in self.config.reward.scales},
             "speed": jp.zeros(()),
             "nonfinite": jp.zeros(()),
+            "exploded": jp.zeros(()),
+            "body_speed_max": jp.zeros(()),
             "fell": jp.zeros(()),
         }
         return State(data, obs, jp.zeros(()), jp.zeros(()), metrics, info)
@@ -195,8 +202,9 @@ class SteeringEnv:
     # -- step --------------------------------------------------------------------------------
 
     def step(self, state: State, action: jax.Array) -> State:
-        ctrl = jp.clip(action, -1.0, 1.0)
+        ctrl = self._action_map(action)
         start_xy = state.data.qpos[0:2]
+        start_xpos = state.data.xpos
 
         def substep(data: mjx.Data, _: Any) -> tuple[mjx.Data, None]:
             return mjx.step(self.mjx_model, data.replace(ctrl=ctrl)), None
@@ -205,6 +213,13 @@ class SteeringEnv:
 
         info = dict(state.info)
         finite = jp.isfinite(data.qpos).all() & jp.isfinite(data.qvel).all()
+        # Bodies 1.. (0 is the world); a non-finite state reads as infinitely fast.
+        body_speed = jp.max(
+            jp.linalg.norm(data.xpos[1:] - start_xpos[1:], axis=-1) / self._control_dt
+        )
+        body_speed = jp.where(finite & jp.isfinite(body_speed), body_speed, jp.inf)
+        exploded = body_speed > self.config.termination.max_body_speed
+        sane = finite & ~exploded
         # Keep the arithmetic below finite; the environment is reset anyway.
         data = data.replace(
             qpos=jp.where(finite, data.qpos, state.data.qpos),
@@ -221,13 +236,13 @@ class SteeringEnv:
             self.config.reward.tracking_k,
         )
         reward = sum(terms[name] * scale for name, scale in self.config.reward.scales.items())
-        reward = jp.where(finite, reward, 0.0)
+        reward = jp.where(sane, reward, 0.0)
 
         pelvis_z = data.site_xpos[self._pelvis_site, 2]
         head_z = data.site_xpos[self._head_site, 2]
         term_cfg = self.config.termination
         fell = (pelvis_z < term_cfg.pelvis_min_height) | (head_z < term_cfg.head_min_height)
-        terminated = fell | ~finite
+        terminated = fell | ~finite | exploded
         step_count = info["step"] + 1
         truncated = (step_count >= self.config.episode_length) & ~terminated
         done = terminated | truncated
@@ -242,10 +257,10 @@ class SteeringEnv:
         info["target_speed"] = jp.where(resample, new_speed, info["target_speed"])
         info["command_steps_left"] = jp.where(resample, new_left, info["command_steps_left"] - 1)
 
-        # After a non-finite step the kinematics (site positions) are garbage too: report the
-        # last good state's features so no NaN reaches a learner.
-        disc_next = jp.where(finite, self._disc_obs(data), state.info["disc_obs"])
-        terminal_obs = jp.where(finite, self._observe(disc_next, data, info), state.obs)
+        # After a non-finite or exploding step the kinematics (site positions) are garbage too:
+        # report the last good state's features so no NaN or outlier reaches a learner.
+        disc_next = jp.where(sane, self._disc_obs(data), state.info["disc_obs"])
+        terminal_obs = jp.where(sane, self._observe(disc_next, data, info), state.obs)
 
         # Auto-reset: compute a fresh start for every env and keep it where the episode ended.
         reset_data = self._initial_data(k_reset)
@@ -273,6 +288,8 @@ class SteeringEnv:
             **{f"reward/{name}": terms[name] for name in self.config.reward.scales},
             "speed": jp.linalg.norm(planar_velocity),
             "nonfinite": (~finite).astype(jp.float32),
+            "exploded": exploded.astype(jp.float32),
+            "body_speed_max": jp.where(jp.isfinite(body_speed), body_speed, 0.0),
             "fell": fell.astype(jp.float32),
         }
         return State(data, obs, reward, done.astype(jp.float32), metrics, info)

@@ -76,16 +76,68 @@ class PhysicsOptions:
     timestep: float = 1.0 / 150.0
     solver_iterations: int = 1
     ls_iterations: int = 4
+    integrator: str = "euler"  # "euler" | "implicitfast"
+
+
+_INTEGRATORS = {
+    "euler": mujoco.mjtIntegrator.mjINT_EULER,
+    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+}
 
 
 def load_mj_model(options: PhysicsOptions | None = None) -> mujoco.MjModel:
     """Compile the skeleton for native MuJoCo, with `options` applied when given."""
     model = mujoco.MjModel.from_xml_path(str(asset_path()))
     if options is not None:
+        if options.integrator not in _INTEGRATORS:
+            raise ValueError(
+                f"unknown integrator '{options.integrator}'; known: {', '.join(_INTEGRATORS)}"
+            )
         model.opt.timestep = options.timestep
         model.opt.iterations = options.solver_iterations
         model.opt.ls_iterations = options.ls_iterations
+        model.opt.integrator = _INTEGRATORS[options.integrator]
     return model
+
+
+def joint_gears(model: mujoco.MjModel) -> np.ndarray:
+    """(nu,) motor gear of each actuator (Nm per unit of control), in actuator order."""
+    return np.array(model.actuator_gear[:, 0], dtype=np.float64)
+
+
+def actuated_ranges(model: mujoco.MjModel) -> np.ndarray:
+    """(nu, 2) range (rad) of the joint each actuator drives, in actuator order."""
+    return np.array(model.jnt_range[model.actuator_trnid[:, 0]], dtype=np.float64)
+
+
+def make_position_servos(
+    model: mujoco.MjModel, kp: np.ndarray, kd: np.ndarray, max_torque: np.ndarray
+) -> None:
+    """Turn the torque motors of `model` (in place) into PD position servos.
+
+    Afterwards ctrl is a joint angle target (rad, limited to the joint's range) and each
+    actuator applies kp * (target - q) - kd * qdot, clipped to +-max_torque (Nm). Built on
+    the compiled model rather than in the MJCF so that one file defines the body and the
+    torque limits for both control modes.
+    """
+    nu = model.nu
+    for name, value in (("kp", kp), ("kd", kd), ("max_torque", max_torque)):
+        if np.shape(value) != (nu,) or not np.all(np.asarray(value) >= 0):
+            raise ValueError(f"{name} must be {nu} non-negative numbers, got {np.shape(value)}")
+    ranges = actuated_ranges(model)
+    model.actuator_gear[:, 0] = 1.0
+    model.actuator_gaintype[:] = mujoco.mjtGain.mjGAIN_FIXED
+    model.actuator_gainprm[:] = 0.0
+    model.actuator_gainprm[:, 0] = kp
+    model.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_AFFINE
+    model.actuator_biasprm[:] = 0.0
+    model.actuator_biasprm[:, 1] = -np.asarray(kp)
+    model.actuator_biasprm[:, 2] = -np.asarray(kd)
+    model.actuator_ctrllimited[:] = 1
+    model.actuator_ctrlrange[:] = ranges
+    model.actuator_forcelimited[:] = 1
+    model.actuator_forcerange[:, 0] = -np.asarray(max_torque)
+    model.actuator_forcerange[:, 1] = max_torque
 
 
 def load_mjx_model(options: PhysicsOptions | None = None):
