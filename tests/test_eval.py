@@ -12,21 +12,23 @@ import csv
 import dataclasses
 import json
 import math
+import shutil
 import sys
 import types
 from pathlib import Path
 
-import flax.serialization
+import jax
 import numpy as np
 import pytest
 
 import skeleton_steering
+from container_edit import rewrite_body
 from skeleton_steering import cli
 from skeleton_steering.config import read_yaml
 from skeleton_steering.env.env_config import CommandConfig
 from skeleton_steering.evaluate import eval_cli, schedules, steering_metrics
 from skeleton_steering.evaluate import outputs as eval_output
-from skeleton_steering.learn import train, train_config
+from skeleton_steering.learn import policy_export, train, train_config
 from tiny_training import TINY as SHARED_TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,17 +150,16 @@ def test_missing_corrupt_and_mismatched_checkpoints_get_one_line_errors(
     out = tmp_path / "never.json"
     missing = tmp_path / "missing.msgpack"
     assert cli.main(["eval", "--model_path", str(missing), "--out", str(out)]) == 2
-    assert f"{missing}: checkpoint not found" in _one_line_error(capsys)
+    assert f"{missing}: policy export or training checkpoint not found" in _one_line_error(capsys)
 
     corrupt = tmp_path / "corrupt.msgpack"
     corrupt.write_bytes(tiny_checkpoint.read_bytes()[:500])
     assert eval_cli.main(["--model_path", str(corrupt), "--out", str(out)]) == 2
-    assert f"{corrupt}: not a readable checkpoint" in _one_line_error(capsys)
+    err = _one_line_error(capsys)
+    assert f"{corrupt}: not a readable policy export or training checkpoint" in err
 
-    payload = flax.serialization.msgpack_restore(tiny_checkpoint.read_bytes())
-    payload["meta"]["observation_size"] = 84
-    other = tmp_path / "other_obs.msgpack"
-    other.write_bytes(flax.serialization.msgpack_serialize(payload))
+    other = rewrite_body(tiny_checkpoint, tmp_path / "other_obs.msgpack",
+                         lambda body: body["meta"].update(observation_size=84))
     assert cli.main(["eval", "--model_path", str(other), "--out", str(out)]) == 2
     err = _one_line_error(capsys)
     assert f"{other}: field 'meta.observation_size' is 84" in err and "has 85" in err
@@ -244,6 +245,43 @@ def test_deterministic_eval_repeats_byte_for_byte_and_other_seeds_differ(
     seed1 = tmp_path / "seed1" / "tiny.json"
     assert eval_cli.main([*_args(tiny_checkpoint, seed1), "--seed", "1"]) == 0
     assert seed1.with_suffix(".csv").read_bytes() != evaluated.with_suffix(".csv").read_bytes()
+
+
+def test_policy_export_loads_alone_and_evaluates_like_its_checkpoint(
+    evaluated, tiny_checkpoint, tmp_path
+):
+    # policy_latest.msgpack is the export of the same state as checkpoint_000001.msgpack.
+    export = tiny_checkpoint.parent / policy_export.LATEST_NAME
+    assert export.stat().st_size < 2_000_000 < tiny_checkpoint.stat().st_size
+    alone = tmp_path / "shipped"
+    alone.mkdir()
+    shutil.copy(export, alone / "policy.msgpack")
+    out = tmp_path / "out" / "tiny.json"
+    assert eval_cli.main(_args(alone / "policy.msgpack", out)) == 0
+    # Nothing is written beside the input: no dataset, no cache.
+    assert sorted(p.name for p in alone.iterdir()) == ["policy.msgpack"]
+    ours, theirs = json.loads(out.read_text()), json.loads(evaluated.read_text())
+    assert ours["metrics"] == theirs["metrics"]
+    assert ours["env_steps"] == theirs["env_steps"] == 64
+    assert out.with_suffix(".csv").read_bytes() == evaluated.with_suffix(".csv").read_bytes()
+
+    # Round trip: an export written from a loaded one holds the same arrays and metadata.
+    loaded = policy_export.load(alone / "policy.msgpack")
+    again = policy_export.load(policy_export.write(loaded, tmp_path / "again.msgpack"))
+    assert again.meta == loaded.meta and again.config == loaded.config
+    np.testing.assert_array_equal(again.reference_qpos, loaded.reference_qpos)
+    for a, b in zip(jax.tree.leaves(again.policy), jax.tree.leaves(loaded.policy), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_export_is_refused_naming_the_file(tiny_checkpoint, tmp_path, capsys):
+    export = tiny_checkpoint.parent / policy_export.LATEST_NAME
+    blob = bytearray(export.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    bad = tmp_path / "flipped.msgpack"
+    bad.write_bytes(bytes(blob))
+    assert cli.main(["eval", *_args(bad, tmp_path / "never.json")]) == 2
+    assert f"{bad}: policy export or training checkpoint is corrupt" in _one_line_error(capsys)
 
 
 # -- video -------------------------------------------------------------------------------------

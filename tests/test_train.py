@@ -7,23 +7,25 @@ session (train.run caches them) and each further run costs seconds.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
 import struct
 from pathlib import Path
 
-import flax.serialization
 import jax
 import numpy as np
 import pytest
 import yaml
+from rich.console import Console
 from tensorboardX.proto import event_pb2
 
+from container_edit import rewrite_body
 from skeleton_steering import cli
 from skeleton_steering.config import ConfigError, read_yaml
 from skeleton_steering.config import to_dict as _as_dict
-from skeleton_steering.learn import amp_ppo, checkpoint, train, train_config
+from skeleton_steering.learn import amp_ppo, checkpoint, policy_export, train, train_config
 from skeleton_steering.learn.train_log import read_csv
 from tiny_training import TINY
 
@@ -109,15 +111,24 @@ def test_run_writes_metrics_tensorboard_and_loadable_checkpoints(reference, conf
 
     names = sorted(p.name for p in run_dir.glob("*.msgpack"))
     assert names == ["checkpoint_000002.msgpack", "checkpoint_000003.msgpack",
-                     "checkpoint_best.msgpack"]
+                     "policy_best.msgpack", "policy_latest.msgpack"]
     newest = checkpoint.load(run_dir / "checkpoint_000003.msgpack")
     assert newest.meta["iteration"] == 3 and newest.meta["env_steps"] == 192
     assert train_config.from_mapping(newest.config, "stored") == config
-    best = checkpoint.load(run_dir / checkpoint.BEST_NAME)
+    best = policy_export.load(run_dir / policy_export.BEST_NAME)
     assert best.meta["eval"]["score"] == pytest.approx(reference.best_score)
-    policy = amp_ppo.load_policy(best)  # loads without building the environment
+    assert best.meta["seed"] == config.seed and best.meta["env_steps"] in (128, 192)
+    assert best.meta["provenance"]["command"] and "commit" in best.meta["provenance"]
+    latest = policy_export.load(run_dir / policy_export.LATEST_NAME)
+    assert latest.meta["iteration"] == 3
+    # The export's policy is the trained one: same parameters as the newest checkpoint's.
+    for key, value in checkpoint.flatten(latest.policy).items():
+        np.testing.assert_array_equal(value, newest.arrays[".params['policy']" + key])
+    policy = policy_export.policy_of(best)  # loads without building the environment
     action = policy.act(np.zeros((2, best.meta["observation_size"]), np.float32))
     assert action.shape == (2, best.meta["action_size"]) and np.isfinite(action).all()
+    # Small enough to keep in git; the training checkpoint is what carries the replay buffer.
+    assert (run_dir / policy_export.BEST_NAME).stat().st_size < 2_000_000
     assert "iter 3 |" in (run_dir / "train.log").read_text()
 
 
@@ -151,11 +162,13 @@ def test_nonfinite_parameters_stop_the_run_and_keep_the_last_checkpoint(
     reference, config, tmp_path
 ):
     src = reference.run_dir / "checkpoint_000003.msgpack"
-    payload = flax.serialization.msgpack_restore(src.read_bytes())
-    key = next(k for k in payload["state"] if k.startswith(".params['policy']") and "kernel" in k)
-    payload["state"][key] = np.full_like(payload["state"][key], np.nan)
-    poisoned = tmp_path / src.name
-    poisoned.write_bytes(flax.serialization.msgpack_serialize(payload))
+    ckpt = checkpoint.load(src)
+    key = next(k for k in ckpt.arrays if k.startswith(".params['policy']") and "kernel" in k)
+    # A validly checksummed file whose weights are NaN: the run itself must catch it.
+    def poison(body: dict) -> None:
+        body["state"][key] = np.full_like(body["state"][key], np.nan)
+
+    poisoned = rewrite_body(src, tmp_path / src.name, poison)
     before = poisoned.read_bytes()
     longer = train_config.from_mapping(
         {**_as_dict(config), "run": {**_as_dict(config)["run"], "iterations": 4}}, "test"
@@ -187,9 +200,24 @@ def test_bad_resume_and_run_dir_states_get_clear_errors(reference, config, tmp_p
     with pytest.raises(ConfigError, match=r"different config.*ppo\.gamma"):
         train.run(changed, copy, resume=True, show_progress=False)
 
+    # An unreadable newest checkpoint is skipped with a warning; the older one resumes.
     newest = copy / "checkpoint_000003.msgpack"
     newest.write_bytes(newest.read_bytes()[:1000])
-    with pytest.raises(checkpoint.CheckpointError, match=r"000003.msgpack: not a readable"):
+    (copy / "checkpoint_000999.msgpack").write_bytes(b"")
+    stale = copy / ".checkpoint_000004.msgpack.x1y2z3.tmp"
+    stale.write_bytes(b"partial write of a killed process")
+    console = Console(file=io.StringIO(), width=200)
+    result = train.run(config, copy, resume=True, show_progress=False, console=console)
+    said = console.file.getvalue()
+    assert "skipping checkpoint_000999.msgpack" in said
+    assert "skipping checkpoint_000003.msgpack" in said and "not a readable" in said
+    assert result.status == "completed" and result.iteration == 3
+    assert _rows(copy) == _rows(reference.run_dir)  # resumed at 2, same numbers as straight
+    assert not stale.exists()
+
+    for _, path in checkpoint.periodic_checkpoints(copy):
+        path.write_bytes(b"garbage")
+    with pytest.raises(checkpoint.CheckpointError, match="none of the checkpoints"):
         train.run(config, copy, resume=True, show_progress=False)
 
 

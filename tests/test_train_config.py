@@ -131,10 +131,39 @@ def test_checkpoint_errors_name_the_file(tmp_path):
 def test_newest_and_prune(tmp_path):
     for it in (5, 10, 15):
         checkpoint.save(tmp_path / checkpoint.periodic_name(it), _tree(), {}, {})
-    checkpoint.save(tmp_path / checkpoint.BEST_NAME, _tree(), {}, {})
+    checkpoint.save(tmp_path / "policy_best.msgpack", _tree(), {}, {}, fmt="other")
     assert checkpoint.newest(tmp_path).name == "checkpoint_000015.msgpack"
     checkpoint.prune(tmp_path, keep=2)
     names = sorted(p.name for p in tmp_path.glob("*.msgpack"))
     assert names == [
-        "checkpoint_000010.msgpack", "checkpoint_000015.msgpack", "checkpoint_best.msgpack"
+        "checkpoint_000010.msgpack", "checkpoint_000015.msgpack", "policy_best.msgpack"
     ]
+
+
+def test_flipped_bytes_in_a_checkpoint_are_detected(tmp_path):
+    path = checkpoint.save(tmp_path / "c.msgpack", _tree(), {"a": 1}, {"b": 2})
+    blob = bytearray(path.read_bytes())
+    # Flip one byte inside the body (past the header), as a bad disk or copy would.
+    blob[len(blob) // 2] ^= 0x40
+    path.write_bytes(bytes(blob))
+    with pytest.raises(checkpoint.CheckpointError, match="do not match the stored SHA-256"):
+        checkpoint.load(path)
+
+
+def test_newest_valid_skips_unreadable_checkpoints_and_stale_temp_files_go(tmp_path):
+    for it in (5, 10):
+        checkpoint.save(tmp_path / checkpoint.periodic_name(it), _tree(), {}, {"iteration": it})
+    (tmp_path / checkpoint.periodic_name(999)).write_bytes(b"")  # e.g. a full disk
+    good = (tmp_path / checkpoint.periodic_name(10)).read_bytes()
+    (tmp_path / checkpoint.periodic_name(20)).write_bytes(good[: len(good) // 2])  # truncated
+    skipped = []
+    ckpt = checkpoint.newest_valid(tmp_path, on_skip=lambda p, e: skipped.append(p.name))
+    assert ckpt is not None and ckpt.meta["iteration"] == 10
+    assert skipped == ["checkpoint_000999.msgpack", "checkpoint_000020.msgpack"]
+
+    stale = tmp_path / ".checkpoint_000030.msgpack.abc123.tmp"
+    stale.write_bytes(b"partial")
+    other = tmp_path / ".notes.txt.tmp"  # not ours: left alone
+    other.write_bytes(b"x")
+    assert checkpoint.remove_stale_temp_files(tmp_path) == [stale]
+    assert not stale.exists() and other.exists()

@@ -153,8 +153,8 @@ def test_dry_run_commands_carry_the_config(tmp_path):
     assert "data.cache_dir=results/cache" in train and "run.iterations=7" in train
     assert "ppo.num_envs=16" in train and "'network.policy_hidden=[8, 8]'" in train
     assert "--resume" not in train.replace("echo --resume", "")  # only a retry resumes
-    # config/config.yaml evaluates the last checkpoint: iteration 7, as the file names it.
-    assert "--model_path results/runs/seed5/checkpoint_000007.msgpack" in jobs["eval"]["shell"]
+    # config/config.yaml evaluates the last policy export, written with the final checkpoint.
+    assert "--model_path results/runs/seed5/policy_latest.msgpack" in jobs["eval"]["shell"]
     assert "--n_steps 123" in jobs["eval"]["shell"] and "--schedule random" in jobs["eval"]["shell"]
     assert "--include walk --min-duration" in jobs["extract"]["shell"]
     assert "--min-rate 60" in jobs["extract"]["shell"]
@@ -183,7 +183,7 @@ def test_gpu_preset_merges_over_the_default(tmp_path):
     assert "ppo.num_envs=4096" in train["shell"] and "run.iterations=5000" in train["shell"]
     assert "--jax_cpu" not in train["shell"]
     assert (
-        "checkpoint_best.msgpack"
+        "policy_best.msgpack"
         in next(j for j in planned_jobs(out) if j["rule"] == "eval")["shell"]
     )
 
@@ -203,7 +203,7 @@ def test_schema_fills_defaults_for_keys_left_out(tmp_path):
     # 120-minute training job.
     assert "run.iterations=2000" in jobs["train"]["shell"]
     assert "--n_steps 1000" in jobs["eval"]["shell"]
-    assert "--model_path results/runs/seed9/checkpoint_best.msgpack" in jobs["render"]["shell"]
+    assert "--model_path results/runs/seed9/policy_best.msgpack" in jobs["render"]["shell"]
     assert jobs["train"]["resources"]["runtime"] == 120
 
 
@@ -590,7 +590,7 @@ def test_a_tiny_config_runs_end_to_end_and_reports(tmp_path):
         assert (results / "videos" / f"seed{seed}.gif").read_bytes()[:3] == b"GIF"
         summary = json.loads((results / "eval" / f"seed{seed}.json").read_text())
         assert "success_rate" in summary["metrics"]
-        assert summary["checkpoint"] == f"results/runs/seed{seed}/checkpoint_000001.msgpack"
+        assert summary["checkpoint"] == f"results/runs/seed{seed}/policy_latest.msgpack"
         assert (results / "benchmarks" / "train" / f"seed{seed}.tsv").is_file()
     index = (results / "report" / "index.html").read_text()
     assert index.count("<video") == 2 and index.count('class="preview"') == 2

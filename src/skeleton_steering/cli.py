@@ -31,6 +31,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     _add_bench_train(which)
     _add_bench_learn(which)
     _add_bench_render(which)
+    sizes = which.add_parser("sizes", help="checkpoint and policy export bytes, CPU and GPU preset")
+    sizes.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
+    sizes.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
 
 
 def _add_bench_train(which: argparse._SubParsersAction) -> None:
@@ -152,6 +155,11 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
         from skeleton_steering.bench import physics_bench
 
         return physics_bench.main_from_args(args, console)
+    elif args.command == "bench" and args.bench == "sizes":
+        _force_cpu_if(args.jax_cpu)
+        from skeleton_steering.bench import sizes_bench
+
+        sizes_bench.run(args.config, console)
     elif args.command == "bench" and args.bench == "render":
         from skeleton_steering.bench import render_bench
 

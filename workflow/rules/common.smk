@@ -173,11 +173,12 @@ def train_flags() -> str:
 
 
 def checkpoint_path(wildcards) -> str:
-    """The checkpoint eval and render load: the best periodic evaluation, or the last one."""
-    if config["eval"]["checkpoint"] == "best":
-        name = "checkpoint_best.msgpack"
-    else:
-        name = f"checkpoint_{config['train']['iterations']:06d}.msgpack"
+    """The policy export eval and render load: the best periodic evaluation, or the last one."""
+    name = (
+        "policy_best.msgpack"
+        if config["eval"]["checkpoint"] == "best"
+        else "policy_latest.msgpack"
+    )
     return f"{run_dir(wildcards)}/{name}"
 
 

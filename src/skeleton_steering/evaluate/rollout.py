@@ -1,11 +1,13 @@
 """Evaluation rollouts of a trained policy under a command schedule, jitted and batched.
 
-`load_model` restores what a checkpoint needs to be evaluated (policy, observation normalizer,
-discriminator and its feature normalizer) and builds the environment from the checkpoint's own
-config and expert data, the way training built it. `rollout` then runs `episodes` parallel
-episodes (vmapped) for `n_steps` control steps as `lax.scan`s over chunks of steps, with the
-schedule's commands written into the environment state before every step, and returns per-step
-arrays for the metrics (`steering_metrics`), the CSV and the video.
+`load_model` restores what an evaluation needs (policy, observation normalizer, discriminator
+and its feature normalizer) from a policy export, or from a training checkpoint, and builds the
+environment from the stored config, with episodes starting from the export's reference frames
+(for a checkpoint: the same subsample of its expert data, so both evaluate alike).
+`rollout` then runs `episodes` parallel episodes (vmapped) for `n_steps` control steps as
+`lax.scan`s over chunks of steps, with the schedule's commands written into the environment
+state before every step, and returns per-step arrays for the metrics (`steering_metrics`), the
+CSV and the video.
 
 Two things differ from training, both so that the schedule alone decides the commands: the
 environment never resamples a command on its own (its countdown is held far away), and it has
@@ -33,7 +35,16 @@ from skeleton_steering.env.registry import make_env
 from skeleton_steering.env.steering_env import State, SteeringEnv
 from skeleton_steering.evaluate import steering_metrics
 from skeleton_steering.evaluate.schedules import Schedule
-from skeleton_steering.learn import amp_ppo, checkpoint, losses, normalizer, train, train_config
+from skeleton_steering.io_utils import user_cache_dir
+from skeleton_steering.learn import (
+    amp_ppo,
+    checkpoint,
+    losses,
+    normalizer,
+    policy_export,
+    train,
+    train_config,
+)
 from skeleton_steering.learn.expert_data import ExpertData
 from skeleton_steering.learn.train_config import TrainConfig
 from skeleton_steering.skeleton import spatial
@@ -222,29 +233,43 @@ def _check_sizes(ckpt: checkpoint.Checkpoint, env: SteeringEnv, env_id: str) -> 
             )
 
 
+def _checkpoint_expert(config: TrainConfig, ckpt: checkpoint.Checkpoint,
+                       console: Console) -> ExpertData:
+    """The expert data a training checkpoint was trained on, without writing beside it.
+
+    Training keeps the default dataset in its run directory; when that is gone (a checkpoint
+    copied elsewhere), it is rebuilt in the user's cache directory instead.
+    """
+    run_dir = ckpt.path.parent
+    trained_here = (run_dir / "expert_data").is_dir()
+    base = run_dir if trained_here else user_cache_dir()
+    return train.resolve_expert(config, base, console)
+
+
 def load_model(model_path: str | Path, console: Console | None = None) -> TrainedModel:
-    """Checkpoint, its config, an environment built from both, and the trained arrays.
+    """A policy export or a training checkpoint, an environment built from it, its arrays.
 
     Raises `checkpoint.CheckpointError` (a ValueError naming the file) when the file is
     missing, unreadable, or was trained on an environment of other sizes.
     """
     console = console or Console(stderr=True)
-    ckpt = checkpoint.load(model_path)
-    config = train_config.from_mapping(ckpt.config, source=f"{ckpt.path} (stored config)")
-    # The run directory is where training put its default expert data.
-    expert = train.resolve_expert(config, ckpt.path.parent, console)
-    ev = evaluator_for(config, expert)
-    _check_sizes(ckpt, ev.env, config.env_id)
-    policy = amp_ppo.load_policy(ckpt)
-    disc_template = ev.learner.disc.init(
-        jax.random.PRNGKey(0), jp.zeros((1, 2 * ev.env.disc_obs_size))
-    )
-    disc = checkpoint.restore(disc_template, ckpt, prefix=".disc_params")
-    disc_norm = checkpoint.restore(
-        normalizer.init(ev.env.disc_obs_size), ckpt, prefix=".disc_norm"
-    )
-    params = EvalParams(policy.params, policy.obs_norm, disc, disc_norm)
-    return TrainedModel(ckpt, config, ev, jax.tree.map(jp.asarray, params))
+    container = checkpoint.load(model_path, (policy_export.FORMAT, checkpoint.FORMAT),
+                                what="policy export or training checkpoint")
+    if container.format == policy_export.FORMAT:
+        export = policy_export.from_container(container)
+    else:
+        config = train_config.from_mapping(container.config,
+                                           source=f"{container.path} (stored config)")
+        expert = _checkpoint_expert(config, container, console)
+        reference = train.reference_frames(expert)
+        export = policy_export.from_training_checkpoint(container, reference)
+    # The discriminator pairs are not needed to evaluate: the trained discriminator scores.
+    starts = ExpertData(export.reference_qpos, export.reference_qvel,
+                        np.zeros((1, 1), np.float32), source=f"{container.path} (start frames)")
+    ev = evaluator_for(export.config, starts)
+    _check_sizes(container, ev.env, export.config.env_id)
+    params = EvalParams(export.policy, export.obs_norm, export.disc, export.disc_norm)
+    return TrainedModel(container, export.config, ev, jax.tree.map(jp.asarray, params))
 
 
 # -- running -----------------------------------------------------------------------------------

@@ -93,15 +93,9 @@ class Learner:
 
 def make_learner(env: SteeringEnv, config: TrainConfig) -> Learner:
     net = config.network
-    policy = networks.GaussianPolicy(
-        net.policy_hidden,
-        env.action_size,
-        net.activation,
-        init_log_std=net.init_log_std,
-        learn_log_std=net.learn_log_std,
-    )
+    policy = networks.make_policy(net, env.action_size)
     value = networks.ValueNet(net.value_hidden, net.activation)
-    disc = networks.Discriminator(net.disc_hidden, net.disc_activation)
+    disc = networks.make_discriminator(net)
     # The step size lives in the optimizer state so that it can adapt to the KL (and is saved
     # and resumed with everything else).
     optimizer = optax.chain(
@@ -498,7 +492,7 @@ LOSS_METRICS = ("actor_loss", "value_loss", "disc_loss", "grad_penalty", "entrop
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """A policy restored from a checkpoint, without building the environment."""
+    """A policy with its observation normalizer, usable without building the environment."""
 
     config: TrainConfig
     module: networks.GaussianPolicy
@@ -514,20 +508,3 @@ class Policy:
         if rng is None:
             raise ValueError("a stochastic action needs an rng key")
         return mean + jp.exp(log_std) * jax.random.normal(rng, mean.shape)
-
-
-def load_policy(ckpt: Any) -> Policy:
-    """Policy network and observation normalizer from a loaded `checkpoint.Checkpoint`."""
-    from skeleton_steering.learn import checkpoint, train_config
-
-    config = train_config.from_mapping(ckpt.config, source=f"{ckpt.path} (stored config)")
-    obs_size = int(ckpt.meta["observation_size"])
-    act_size = int(ckpt.meta["action_size"])
-    net = config.network
-    module = networks.GaussianPolicy(
-        net.policy_hidden, act_size, net.activation, net.init_log_std, net.learn_log_std
-    )
-    template = module.init(jax.random.PRNGKey(0), jp.zeros((1, obs_size)))
-    params = checkpoint.restore(template, ckpt, prefix=".params['policy']")
-    obs_norm = checkpoint.restore(normalizer.init(obs_size), ckpt, prefix=".obs_norm")
-    return Policy(config, module, params, obs_norm)

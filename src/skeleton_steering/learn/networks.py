@@ -96,3 +96,18 @@ def gaussian_log_prob(x: jax.Array, mean: jax.Array, log_std: jax.Array) -> jax.
 def gaussian_entropy(log_std: jax.Array) -> jax.Array:
     """Entropy of a diagonal Gaussian, summed over the last axis."""
     return jp.sum(log_std + 0.5 * jp.log(2 * jp.pi * jp.e), axis=-1)
+
+
+def make_policy(net: Any, action_size: int) -> GaussianPolicy:
+    """The policy of a `train_config.NetworkConfig` (training and every loader build it here)."""
+    return GaussianPolicy(
+        net.policy_hidden,
+        action_size,
+        net.activation,
+        init_log_std=net.init_log_std,
+        learn_log_std=net.learn_log_std,
+    )
+
+
+def make_discriminator(net: Any) -> Discriminator:
+    return Discriminator(net.disc_hidden, net.disc_activation)

@@ -47,6 +47,7 @@ from skeleton_steering.learn import (
     checkpoint,
     expert_data,
     periodic_eval,
+    policy_export,
     run_lock,
     train_config,
 )
@@ -108,6 +109,16 @@ def resolve_expert(config: TrainConfig, run_dir: Path, console: Console) -> expe
         "default dataset available; using the standing pose as the only demo"
     )
     return expert_data.standing_demo()
+
+
+def reference_frames(expert: expert_data.ExpertData) -> tuple[np.ndarray, np.ndarray]:
+    """Start frames the policy export carries (the standing pose for the standing demo)."""
+    if expert.qpos is None or expert.qvel is None:
+        from skeleton_steering.skeleton import model
+
+        nv = model.load_mj_model().nv
+        return model.standing_qpos()[None].astype(np.float32), np.zeros((1, nv), np.float32)
+    return policy_export.reference_frames(expert.qpos, expert.qvel)
 
 
 def _expert_shape(config: TrainConfig) -> tuple[int, float]:
@@ -218,6 +229,7 @@ def _prepare_state(
     run_dir: Path,
     resume: bool,
     demo: jax.Array,
+    console: Console,
 ) -> tuple[amp_ppo.TrainingState, dict[str, Any]]:
     existing = checkpoint.newest(run_dir)
     if not resume:
@@ -227,9 +239,20 @@ def _prepare_state(
                 "to continue that run, or choose another --run_dir"
             )
         return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
-    if existing is None:  # e.g. a retried job whose first attempt died before its first save
+
+    def skipped(path: Path, err: checkpoint.CheckpointError) -> None:
+        console.print(f"[yellow]warning:[/] --resume: skipping {path.name}: {err}")
+
+    ckpt = checkpoint.newest_valid(run_dir, on_skip=skipped)
+    if ckpt is None:
+        if existing is not None:
+            raise checkpoint.CheckpointError(
+                f"--resume: none of the checkpoints in {run_dir} can be read (see the warnings "
+                "above); move them away to start afresh"
+            )
+        # e.g. a retried job whose first attempt died before its first save
         return amp_ppo.init_state(compiled.learner, config.seed, demo), {}
-    ckpt = checkpoint.load(existing)
+    existing = ckpt.path
     saved = train_config.from_mapping(ckpt.config, source=f"{existing} (stored config)")
     differ = train_config.resume_mismatches(saved, config)
     if differ:
@@ -299,7 +322,9 @@ def _run_locked(
     nothing_saved = checkpoint.newest(run_dir) is None
     if resume and nothing_saved:
         console.print(f"--resume: no checkpoint in {run_dir} yet; starting at iteration 0")
-    state, meta = _prepare_state(compiled, config, run_dir, resume, demo)
+    for stale in checkpoint.remove_stale_temp_files(run_dir):
+        console.print(f"removed {stale.name}, left by an earlier process that was killed mid-write")
+    state, meta = _prepare_state(compiled, config, run_dir, resume, demo, console)
     start_iteration = int(state.iteration)
     if resume and start_iteration > config.run.iterations:
         raise ConfigError(
@@ -329,6 +354,7 @@ def _run_locked(
         return {
             "iteration": iteration,
             "env_steps": iteration * batch,
+            "seed": config.seed,
             "best_score": best_score,
             "train_seconds": train_seconds,
             "observation_size": env.observation_size,
@@ -337,11 +363,15 @@ def _run_locked(
             "expert_source": expert.source,
         }
 
+    reference = reference_frames(expert)
+    last_eval: dict[str, float] | None = meta.get("eval")
+
     def save_periodic(st: amp_ppo.TrainingState, iteration: int) -> None:
-        checkpoint.save(
-            run_dir / checkpoint.periodic_name(iteration), st, config_dict, base_meta(iteration)
-        )
+        meta_now = {**base_meta(iteration), "eval": last_eval}
+        checkpoint.save(run_dir / checkpoint.periodic_name(iteration), st, config_dict, meta_now)
         checkpoint.prune(run_dir, config.run.keep_checkpoints)
+        policy_export.save(run_dir / policy_export.LATEST_NAME, st, config_dict, meta_now,
+                           reference)
 
     history: list[dict[str, float]] = []
     metrics: dict[str, float] = {}
@@ -369,13 +399,13 @@ def _run_locked(
 
                 if config.eval.every and (iteration % config.eval.every == 0 or iteration == total):
                     ev = _evaluate(compiled, state, progress.console)
+                    last_eval = ev
                     log.write_eval(iteration * batch, ev)
                     if best_score is None or ev["score"] > best_score:
                         best_score = ev["score"]
                         meta_best = {**base_meta(iteration), "eval": ev}
-                        checkpoint.save(
-                            run_dir / checkpoint.BEST_NAME, state, config_dict, meta_best
-                        )
+                        policy_export.save(run_dir / policy_export.BEST_NAME, state, config_dict,
+                                           meta_best, reference)
                     evals = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
                     log.line(f"eval iter {iteration}: {evals} (best {best_score:.4g})")
 

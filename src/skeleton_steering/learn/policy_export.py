@@ -1,0 +1,209 @@
+"""The policy export: a trained policy that loads on its own, small enough to keep in git.
+
+Training checkpoints hold everything `--resume` needs (optimizer state, replay buffer, the
+environments' physics state); at the CPU defaults that is ~46 MB, at the GPU preset several
+hundred. What evaluation, rendering and users need is much less, and this file holds exactly
+that: the policy network and its observation normalizer, the discriminator and its feature
+normalizer (so an evaluation can score style), a subsample of the expert frames that episodes
+start from (so no dataset is needed to run the policy), the resolved training config (network
+and environment settings), and provenance (commit, command, seed, env steps, eval metrics).
+
+Same container as a checkpoint (`checkpoint.save`: flax msgpack, data only, checksummed,
+written atomically) with its own format tag; arrays under `['policy']`, `['obs_norm']`,
+`['disc']`, `['disc_norm']`, `['reference']['qpos']` and `['reference']['qvel']`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jp
+import numpy as np
+
+from skeleton_steering.learn import amp_ppo, checkpoint, networks, normalizer, train_config
+from skeleton_steering.learn.train_config import TrainConfig
+
+FORMAT = "skeleton_steering.policy_export"
+BEST_NAME = "policy_best.msgpack"  # the best periodic evaluation
+LATEST_NAME = "policy_latest.msgpack"  # the state of the newest periodic checkpoint
+# Start frames kept: enough to cover a dataset's poses evenly (a 10 s gait cycle set has a few
+# hundred distinct frames), little next to the networks (1,024 x 67 floats = 0.27 MB).
+MAX_REFERENCE_FRAMES = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyExport:
+    path: Path
+    config: TrainConfig
+    meta: dict[str, Any]
+    policy: Any  # flax params of networks.GaussianPolicy
+    obs_norm: normalizer.NormalizerState
+    disc: Any  # flax params of networks.Discriminator
+    disc_norm: normalizer.NormalizerState
+    reference_qpos: np.ndarray  # (N, nq) episode start frames
+    reference_qvel: np.ndarray  # (N, nv)
+
+
+def reference_frames(
+    qpos: np.ndarray, qvel: np.ndarray, limit: int = MAX_REFERENCE_FRAMES
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most `limit` frames, evenly spaced over the dataset (all of them when fewer)."""
+    n = qpos.shape[0]
+    idx = np.arange(n) if n <= limit else np.linspace(0, n - 1, limit).round().astype(np.int64)
+    return (np.asarray(qpos[idx], np.float32), np.asarray(qvel[idx], np.float32))
+
+
+def _git_commit() -> str | None:
+    """Commit of the source tree this package runs from, with '+dirty' for local changes."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", "."],
+                               capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None  # an installed package, or no git
+    return head + ("+dirty" if dirty.strip() else "")
+
+
+def provenance() -> dict[str, Any]:
+    """Where a policy came from: commit, command line, host, library versions, time."""
+    import mujoco
+
+    return {
+        "commit": _git_commit(),
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "mujoco": mujoco.__version__,
+        "created_utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def export_tree(state: Any, reference: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+    """The exported arrays of an `amp_ppo.TrainingState`."""
+    return {
+        "policy": state.params["policy"],
+        "obs_norm": state.obs_norm,
+        "disc": state.disc_params,
+        "disc_norm": state.disc_norm,
+        "reference": {"qpos": reference[0], "qvel": reference[1]},
+    }
+
+
+def save(
+    path: str | Path,
+    state: Any,
+    config: dict[str, Any],
+    meta: dict[str, Any],
+    reference: tuple[np.ndarray, np.ndarray],
+) -> Path:
+    """Write the export of a training state; `meta` gets the provenance added."""
+    meta = {**meta, "provenance": provenance()}
+    return checkpoint.save(path, export_tree(state, reference), config, meta, fmt=FORMAT)
+
+
+def _modules(config: TrainConfig, action_size: int) -> tuple[Any, Any]:
+    return networks.make_policy(config.network, action_size), networks.make_discriminator(
+        config.network
+    )
+
+
+def _size(ckpt: checkpoint.Checkpoint, field: str) -> int:
+    value = ckpt.meta.get(field)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise checkpoint.CheckpointError(
+            f"{ckpt.path}: field 'meta.{field}' is missing or not a positive integer"
+        )
+    return value
+
+
+def _restore_parts(ckpt: checkpoint.Checkpoint, prefixes: dict[str, str]) -> dict[str, Any]:
+    config = train_config.from_mapping(ckpt.config, source=f"{ckpt.path} (stored config)")
+    obs_size, act_size = _size(ckpt, "observation_size"), _size(ckpt, "action_size")
+    disc_size = _size(ckpt, "disc_obs_size")
+    policy_mod, disc_mod = _modules(config, act_size)
+    key = jax.random.PRNGKey(0)
+    return {
+        "config": config,
+        "policy": checkpoint.restore(policy_mod.init(key, jp.zeros((1, obs_size))), ckpt,
+                                     prefix=prefixes["policy"]),
+        "obs_norm": checkpoint.restore(normalizer.init(obs_size), ckpt, prefixes["obs_norm"]),
+        "disc": checkpoint.restore(disc_mod.init(key, jp.zeros((1, 2 * disc_size))), ckpt,
+                                   prefix=prefixes["disc"]),
+        "disc_norm": checkpoint.restore(normalizer.init(disc_size), ckpt, prefixes["disc_norm"]),
+    }
+
+
+_EXPORT_PREFIXES = {"policy": "['policy']", "obs_norm": "['obs_norm']", "disc": "['disc']",
+                    "disc_norm": "['disc_norm']"}
+_CHECKPOINT_PREFIXES = {"policy": ".params['policy']", "obs_norm": ".obs_norm",
+                        "disc": ".disc_params", "disc_norm": ".disc_norm"}
+
+
+def from_container(ckpt: checkpoint.Checkpoint) -> PolicyExport:
+    """A loaded export container as a `PolicyExport` (every array checked by name and shape)."""
+    parts = _restore_parts(ckpt, _EXPORT_PREFIXES)
+    ref = {}
+    for name in ("qpos", "qvel"):
+        key = f"['reference']['{name}']"
+        arr = ckpt.arrays.get(key)
+        if arr is None or arr.ndim != 2 or arr.shape[0] == 0 or not np.isfinite(arr).all():
+            raise checkpoint.CheckpointError(
+                f"{ckpt.path}: array '{key}' is missing, empty or not finite"
+            )
+        ref[name] = arr.astype(np.float32)
+    if ref["qpos"].shape[0] != ref["qvel"].shape[0]:
+        raise checkpoint.CheckpointError(f"{ckpt.path}: reference qpos and qvel differ in length")
+    return PolicyExport(ckpt.path, meta=ckpt.meta, reference_qpos=ref["qpos"],
+                        reference_qvel=ref["qvel"], **parts)
+
+
+def load(path: str | Path) -> PolicyExport:
+    """Read a policy export; `checkpoint.CheckpointError` names the file and the problem."""
+    return from_container(checkpoint.load(path, FORMAT, what="policy export"))
+
+
+def from_training_checkpoint(
+    ckpt: checkpoint.Checkpoint, reference: tuple[np.ndarray, np.ndarray]
+) -> PolicyExport:
+    """The export of a loaded training checkpoint, with the given start frames."""
+    parts = _restore_parts(ckpt, _CHECKPOINT_PREFIXES)
+    return PolicyExport(ckpt.path, meta=ckpt.meta, reference_qpos=reference[0],
+                        reference_qvel=reference[1], **parts)
+
+
+def policy_of(export: PolicyExport) -> amp_ppo.Policy:
+    """The export's policy as an `amp_ppo.Policy` (act on raw observations)."""
+    act_size = _size_of(export)
+    return amp_ppo.Policy(export.config, networks.make_policy(export.config.network, act_size),
+                          export.policy, export.obs_norm)
+
+
+def _size_of(export: PolicyExport) -> int:
+    return int(export.meta["action_size"])
+
+
+def write(export: PolicyExport, path: str | Path) -> Path:
+    """Write a `PolicyExport` (e.g. one made from a training checkpoint) to `path`."""
+    from skeleton_steering.config import to_dict
+
+    tree = {
+        "policy": export.policy,
+        "obs_norm": export.obs_norm,
+        "disc": export.disc,
+        "disc_norm": export.disc_norm,
+        "reference": {"qpos": export.reference_qpos, "qvel": export.reference_qvel},
+    }
+    meta = dict(export.meta)
+    meta.setdefault("provenance", provenance())
+    return checkpoint.save(path, tree, to_dict(export.config), meta, fmt=FORMAT)
