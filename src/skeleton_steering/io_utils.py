@@ -109,10 +109,13 @@ def replace_dir(built: str | Path, out: str | Path) -> Path:
     """
     built, out = Path(built), Path(out)
     old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-    os.replace(built, out)
+    try:
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+        os.replace(built, out)
+    except OSError as err:
+        raise _named(err, out) from err
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return out
@@ -121,8 +124,11 @@ def replace_dir(built: str | Path, out: str | Path) -> Path:
 def make_dir_beside(out: str | Path, tag: str = "new") -> Path:
     """An empty hidden folder beside `out` (same filesystem) with ordinary permissions."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{tag}-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{tag}-", dir=out.parent))
+    except OSError as err:
+        raise _named(err, out.parent) from err
     os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; outputs are shared
     return work
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from skeleton_steering.config import from_dict, read_yaml
+from skeleton_steering.io_utils import check_writable_dir, check_writable_file
 
 COMMANDS = ("sample-kit", "extract", "retarget", "cache")
 # Mocap is recorded at 30-1000 Hz; rates outside would make clips of absurd sizes.
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if not MIN_SAMPLE_RATE <= args.rate <= MAX_SAMPLE_RATE:  # also false for nan
             raise ValueError(f"--rate must be {MIN_SAMPLE_RATE:g}..{MAX_SAMPLE_RATE:g} Hz "
                              f"(mocap rates), got {args.rate:g}")
+        check_writable_dir(args.out)
 
         summary = write_sample_kit(args.out, seed=args.seed, rate=args.rate, console=console)
         table = Table(title=f"synthetic sample clips in {args.out}")
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         data = read_yaml(args.config) if args.config else {}
         config = from_dict(RetargetConfig, data, source=args.config)
+        check_writable_file(args.out)
         report = retarget_manifest(args.manifest, args.out, config, console)
         for row in report["clips"]:
             if not row["kept"]:
@@ -135,6 +138,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 return 0
             except StaleCacheError:
                 pass
+        check_writable_dir(args.out)  # before the features are computed
         summary = build_cache(args.trajectory, args.out, settings, console)
         console.print(f"cache: {json.dumps(summary)}")
         return 0
