@@ -455,6 +455,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
     parser.add_argument("--debug_nans", action="store_true", help="JAX NaN checking (slow)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument("--max_minutes", type=float, default=None,
+                        help="stop (with a checkpoint) after this much training time in this "
+                             "process; --resume continues")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides, e.g. ppo.num_envs=128 run.iterations=10")
 
@@ -469,11 +472,14 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
         overrides.append(f"env_id={args.env_id}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise ConfigError(f"--max_minutes must be a positive number, got {args.max_minutes}")
     config = train_config.load(args.config, overrides)
     run_dir = Path(args.run_dir or DEFAULT_RUN_DIR.format(seed=config.seed))
+    max_seconds = None if args.max_minutes is None else 60.0 * args.max_minutes
     try:
         result = run(config, run_dir, resume=args.resume, console=console,
-                     show_progress=not args.no_progress)
+                     show_progress=not args.no_progress, max_seconds=max_seconds)
     except (TrainingDivergedError, FloatingPointError) as err:  # the latter: --debug_nans
         console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return 1

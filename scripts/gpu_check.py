@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""What only a GPU shows, in one run that writes one JSON: throughput at thousands of envs, a
+short real training at the GPU preset's sizes, and an evaluation of what it learned.
+
+Run it on a machine with an NVIDIA GPU and the CUDA lock installed (the container, or a venv
+from envs/requirements-cuda.lock plus `pip install --no-deps -e .`), from the repository root:
+
+    python scripts/gpu_check.py --out results/gpu_check.json [--train_seconds 240]
+
+Every step is a `skeleton-steering` command (the same ones the README documents); their last
+JSON lines are collected. Nothing here is needed by the tests or CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "skeleton_steering.cli"]
+
+
+def last_json(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return None
+
+
+def step(name: str, args: list[str], timeout: float, results: dict[str, Any]) -> None:
+    t0 = time.perf_counter()
+    print(f"== {name}: {' '.join(args)}", flush=True)
+    try:
+        proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                              cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        results[name] = {"error": f"timed out after {timeout:.0f} s"}
+        return
+    entry: dict[str, Any] = {"exit": proc.returncode, "wall_s": time.perf_counter() - t0}
+    entry["result"] = last_json(proc.stdout)
+    if proc.returncode != 0:
+        entry["stderr_tail"] = proc.stderr[-2000:]
+    results[name] = entry
+    print(json.dumps(entry)[:2000], flush=True)
+
+
+def gpu_overrides() -> list[str]:
+    sys.path.insert(0, str(ROOT / "src"))
+    from skeleton_steering.bench.sizes_bench import gpu_overrides as overrides
+
+    return overrides(ROOT / "config" / "gpu.yaml")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.environ.get("OUT", "results") + "/gpu_check.json")
+    parser.add_argument("--train_seconds", type=float, default=240.0)
+    parser.add_argument("--batches", type=int, nargs="+", default=[4096, 8192, 16384])
+    args = parser.parse_args()
+    results: dict[str, Any] = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    batches = [str(b) for b in args.batches]
+    step("bench_env", ["bench", "env", "--batch", *batches, "--steps", "50", "--no-native"],
+         900, results)
+    step("bench_train", ["bench", "train", "--num_envs", "4096", "--iterations", "5"], 900,
+         results)
+    run_dir = ROOT / "results" / "gpu_check" / "run"
+    # A time-boxed training at the GPU preset's sizes (compile time comes on top).
+    step("train", ["train", "--run_dir", str(run_dir), "--seed", "0", "--no_progress",
+                   "--max_minutes", str(args.train_seconds / 60), *gpu_overrides(),
+                   "eval.every=25", "run.checkpoint_every=25"], args.train_seconds + 900,
+         results)
+    model = run_dir / "policy_latest.msgpack"
+    if model.is_file():
+        out = ROOT / "results" / "gpu_check" / "eval.json"
+        step("eval", ["eval", "--model_path", str(model), "--n_steps", "1500", "--episodes",
+                      "64", "--deterministic", "--no_progress", "--out", str(out)], 900,
+             results)
+        if out.is_file():
+            results["eval"]["summary"] = json.loads(out.read_text())["metrics"]
+    metrics = run_dir / "metrics.csv"
+    if metrics.is_file():
+        rows = metrics.read_text().splitlines()
+        results["train"]["metrics_first_last"] = [rows[0], rows[1] if len(rows) > 1 else "",
+                                                  rows[-1]]
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.out}")
+    return 0 if all(v.get("exit") == 0 for k, v in results.items() if isinstance(v, dict)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
