@@ -13,11 +13,14 @@ A clip is an SMPL body walking, built the way a motion-capture fit describes one
 rotations relative to the SMPL template's rest pose (`smpl_template`), so it reaches the
 skeleton through the same retargeting as real data. Deterministic given the seed:
 
-* Pelvis: a smooth path at the clip's speed, with the stride-periodic motion of real walking:
-  forward speed +-6 % at twice the stride frequency (fastest in double support), vertical
-  oscillation of 3 cm peak to peak (highest in mid-stance), lateral sway of +-2 cm toward the
-  stance foot; pelvic obliquity, rotation and tilt from normative curves (`gait`). Turns yaw
-  the path smoothly over the clip's middle half.
+* Centre of mass and pelvis: the planned path (the clip's speed, constant; lateral sway of
+  +-2 cm toward the stance foot; turns yaw it smoothly over the clip's middle half) is meant
+  for the whole-body centre of mass. The swinging limbs pull the COM back and forth against
+  the pelvis, so the pelvis takes part of the opposite (measured on the retargeted skeleton,
+  whose segment masses decide): its forward speed then varies by about +-15 % at the step
+  frequency while the COM's stays nearly constant, as in real walking. Vertical oscillation
+  of 3 cm peak to peak, highest in mid-stance (less at fast cadence: at most 0.12 g); pelvic
+  obliquity, rotation and tilt from normative curves (`gait`).
 * Feet: footprints under the path (step width 10 cm, toe-out 7 deg), placed so the hip passes
   over the ankle early in stance. A stance foot rolls heel -> flat -> toe tip about points that
   stay on the floor (heel rocker, foot flat, push-off about the toe tip), so it never slides;
@@ -34,7 +37,8 @@ skeleton through the same retargeting as real data. Deterministic given the seed
   size, betas[0] as a stature hint), as AMASS subjects differ from the template.
 
 The SMPL pelvis carries the posterior tilt real fits show (about 9 deg, with the spine chain
-flexed to keep the trunk upright): measured on AMASS/ACCAD walks, see the tests.
+flexed to keep the trunk upright): the mean root pitch of the ACCAD walks in AMASS is -8 to
+-10 deg, their spine chain's flexion about 13 deg.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from scipy.spatial.transform import Rotation
 
 from skeleton_steering.data import gait, smpl_template
 from skeleton_steering.data.amass import AmassClip, write_clip
+from skeleton_steering.data.feasibility import lowpass
 from skeleton_steering.io_utils import atomic_write, atomic_write_text
 from skeleton_steering.progress import track
 from skeleton_steering.skeleton import model as skel
@@ -73,8 +78,15 @@ HEEL_OFF = 0.36
 TOE_OFF_PITCH = np.deg2rad(48.0)  # heel up at toe off
 SWING_LIFT = 0.025  # extra ankle height at the top of the swing
 MIN_KNEE_FLEXION = np.deg2rad(4.0)
+# How much of the limbs' pull on the COM the pelvis takes back (see generate_motion): shares
+# (a + b * speed, clipped to [0, 1]) of the offset's slow part (below COM_SPLIT x the stride
+# frequency) and of the rest. Chosen by measurement: taking all of it keeps the COM smoothest
+# but swings the pelvis speed beyond +-20 % in slow walking; taking none leaves fast walking
+# above the friction limit.
 COM_ITERATIONS = 3
-COM_CORRECTION = (-0.2, 0.55)
+COM_SLOW_SHARE = (-0.3, 0.3)
+COM_FAST_SHARE = (0.2, 0.5)
+COM_SPLIT = 2.5
 # Real SMPL fits of walking tilt the pelvis back about 9 deg and flex the spine chain to match.
 PELVIS_TILT_OFFSET = np.deg2rad(-9.0)
 TRUNK_LEAN = np.deg2rad(3.0)  # forward lean of the trunk, plus 1.5 deg per m/s
@@ -519,15 +531,20 @@ def generate_motion(
     plan = _plan(spec, rate, speed, rng)
     feet = {side: _foot_motion(plan, side, sign) for side, sign in SIDES}
     upper = _upper_body(plan, spec.speed)
-    # The planned path is the centre of mass's: the swinging limbs move the COM against the
-    # pelvis, so the pelvis takes the opposite (a few fixed-point steps; the legs follow it
-    # through the IK).
-    com_share = float(np.clip(COM_CORRECTION[0] + COM_CORRECTION[1] * spec.speed, 0.0, 1.0))
+    # The planned path is meant for the centre of mass: the swinging limbs pull the COM back
+    # and forth against the pelvis (as the skeleton's segment masses have it once
+    # retargeted), so the pelvis takes part of the opposite, more of the quick part that
+    # makes ground forces than of the step-frequency part that makes its speed vary (a few
+    # fixed-point steps; the legs follow the pelvis through the IK).
+    slow_share, fast_share = (float(np.clip(a + b * spec.speed, 0.0, 1.0))
+                              for a, b in (COM_SLOW_SHARE, COM_FAST_SHARE))
     pelvis_xy = plan.pelvis_xy
     for _ in range(COM_ITERATIONS):
         root_orient, body_pose, pelvis = _pose(plan, pelvis_xy, feet, upper)
         offset = _com_offset(root_orient, body_pose, pelvis, rate)
-        pelvis_xy = plan.pelvis_xy - com_share * (offset - np.mean(offset, axis=0))
+        offset -= np.mean(offset, axis=0)
+        slow = lowpass(offset, rate, COM_SPLIT * plan.stride_frequency)
+        pelvis_xy = plan.pelvis_xy - slow_share * slow - fast_share * (offset - slow)
     root_orient, body_pose, pelvis = _pose(plan, pelvis_xy, feet, upper)
     # The floor is at z = 0; a bigger subject is the same motion scaled up.
     trans = size * pelvis - smpl_template.PELVIS_REST
