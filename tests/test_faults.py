@@ -245,6 +245,13 @@ def test_absurd_rates_are_refused_before_allocating(data, tmp_path, capsys):
     assert not (tmp_path / "kit").exists() and not (tmp_path / "t.npz").exists()
 
 
+def test_non_utf8_manifest_is_named(tmp_path, capsys):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(b'{"clips": ["\xff\xfe"]}')
+    status, err = cli(["retarget", "--manifest", manifest, "--out", tmp_path / "t.npz"], capsys)
+    assert status == 2 and str(manifest) in err and not (tmp_path / "t.npz").exists()
+
+
 # -- finding 4: OS errors ----------------------------------------------------------------------
 
 

@@ -339,7 +339,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise RetargetError(f"{path}: manifest not found")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RetargetError(f"{path}: not valid JSON ({err})") from err
     clips = data.get("clips") if isinstance(data, dict) else None
     if not isinstance(clips, list):
