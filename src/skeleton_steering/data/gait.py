@@ -34,7 +34,7 @@ NORMATIVE: dict[str, tuple[tuple[float, float], ...]] = {
     "elbow_flexion": ((0, 22), (25, 30), (50, 40), (75, 30)),
     # Trunk relative to the pelvis: counter-rotation, and a small forward flexion after each
     # heel strike (the loading response of the trunk).
-    "lumbar_rotation": ((0, -10), (25, 0), (50, 10), (75, 0)),
+    "lumbar_rotation": ((0, -13), (25, 0), (50, 13), (75, 0)),
     "lumbar_flexion": ((0, 0), (12.5, 5), (25, 0), (37.5, -4), (50, 0), (62.5, 5),
                        (75, 0), (87.5, -4)),
 }
