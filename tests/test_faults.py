@@ -373,6 +373,23 @@ def test_interrupted_extract_keeps_the_previous_output(data, tmp_path, capsys, m
     assert snapshot(out) == before and not leftovers(tmp_path)
 
 
+def test_extract_replaces_only_its_own_output(data, tmp_path, capsys):
+    out = tmp_path / "ds"
+    shutil.copytree(data / "ds", out)
+    (out / "manifest.json").unlink()  # what Snakemake does before rerunning the rule
+    status, _ = cli(["extract", "--kit-root", data / "kit", "--out", out], capsys)
+    assert status == 0 and (out / "manifest.json").is_file()
+    (out / "notes.txt").write_text("mine")
+    (out / "manifest.json").unlink()
+    status, err = cli(["extract", "--kit-root", data / "kit", "--out", out], capsys)
+    assert status == 2 and "notes.txt" in err and (out / "notes.txt").read_text() == "mine"
+    kit_copy = tmp_path / "mixed" / "kit"
+    shutil.copytree(data / "kit", kit_copy)
+    before = snapshot(kit_copy)
+    status, err = cli(["extract", "--kit-root", kit_copy, "--out", tmp_path / "mixed"], capsys)
+    assert status == 2 and "KIT root" in err and snapshot(kit_copy) == before
+
+
 def test_ctrl_c_of_the_installed_command_is_one_line_and_exit_130(data, tmp_path):
     """A real SIGINT in the middle of extracting a 1,500-clip tree."""
     kit = tmp_path / "kit" / "KIT" / "1"

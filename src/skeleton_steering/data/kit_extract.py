@@ -143,13 +143,22 @@ def _filter(rel: str, config: ExtractConfig) -> tuple[list[str], str | None]:
     return tags, None
 
 
-def _check_out(out: Path) -> None:
+def _check_out(root: Path, out: Path) -> None:
+    """Refuse an output folder whose swap would drop what extract did not write."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(out))
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
+    if root.resolve().is_relative_to(out.resolve()):
+        raise ValueError(f"--out {out} holds the KIT root {root}; extract replaces its output "
+                         "folder whole, so give it a folder outside the KIT root")
+    if not out.is_dir() or (out / MANIFEST_NAME).is_file():
+        return
+    # No manifest (e.g. Snakemake removed it before a rerun): clips only may be replaced.
+    foreign = next((p for p in sorted(out.rglob("*"))
+                    if not p.is_dir() and p.suffix != ".npz"), None)
+    if foreign is not None:
         raise ValueError(
-            f"--out {out} holds files but no {MANIFEST_NAME}: extract replaces its output "
-            "folder whole, so give it a new or empty folder (or one an earlier extract wrote)"
+            f"--out {out} holds {foreign.relative_to(out)}, which extract did not write; "
+            "extract replaces its output folder whole, so give it a new or empty folder"
         )
 
 
@@ -167,7 +176,7 @@ def extract(
     out = Path(out)
     if not root.is_dir():
         raise FileNotFoundError(f"KIT root is not a directory: {root}")
-    _check_out(out)
+    _check_out(root, out)
     clips, skipped = scan(root)
     kept: list[dict[str, Any]] = []
     work = make_dir_beside(out)
