@@ -101,6 +101,7 @@ def test_a_locomujoco_file_trains_in_our_convention(tmp_path):
                                   Console(quiet=True))
     np.testing.assert_allclose(expert.qpos, ours.qpos, atol=1e-4)
     assert (tmp_path / "run" / DISC_NAME).is_file()
+    assert expert.source.startswith(str(tmp_path / "loco.npz"))  # what train.log names
 
 
 def test_bad_trajectory_settings_fail_clearly(tmp_path, capsys):

@@ -88,7 +88,8 @@ def from_trajectory(
     # compares demo and policy transitions one control step apart.
     settings = CacheSettings(frequency=round(1.0 / control_dt, 2))
     cache_dir = ensure_cache(trajectory, run_dir, settings, console)
-    return load_cache(cache_dir, disc_obs_size, control_dt)
+    expert = load_cache(cache_dir, disc_obs_size, control_dt)
+    return dataclasses.replace(expert, source=f"{trajectory} (cached in {cache_dir})")
 
 
 def frame_features(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
