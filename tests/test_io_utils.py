@@ -33,3 +33,29 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
         atomic_write(target, fail)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+
+
+def test_an_os_error_while_writing_names_the_target(tmp_path):
+    import errno
+
+    def full(fh):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(OSError, match="No space left") as info:
+        atomic_write(tmp_path / "out.bin", full)
+    assert info.value.filename == str(tmp_path / "out.bin")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writable_checks_refuse_the_wrong_kind_of_path_and_leave_nothing(tmp_path):
+    from skeleton_steering.io_utils import check_writable_dir, check_writable_file
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(IsADirectoryError):
+        check_writable_file(tmp_path)
+    with pytest.raises(NotADirectoryError):
+        check_writable_file(tmp_path / "file" / "out.json")
+    with pytest.raises(NotADirectoryError):
+        check_writable_dir(tmp_path / "file")
+    assert check_writable_file(tmp_path / "new" / "out.json") == tmp_path / "new" / "out.json"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file", "new"]
