@@ -523,3 +523,12 @@ def test_report_links_survive_odd_names_and_garbage_metrics_are_named(tmp_path, 
 def test_demo_rejects_zero_envs(tmp_path, capsys):
     status, err = cli(["demo", "--envs", "0", "--out", tmp_path / "d"], capsys)
     assert status == 2 and "--envs" in err and not (tmp_path / "d").exists()
+
+
+def test_resuming_onto_a_damaged_metrics_csv_names_it(tmp_path):
+    from skeleton_steering.learn.train_log import MetricsLog
+
+    (tmp_path / "metrics.csv").write_bytes(b"iteration,env_steps\n1,64\n\xff\xfe\x00")
+    with pytest.raises(ValueError, match=r"metrics.csv: damaged") as info:
+        MetricsLog(tmp_path, 1, 64)
+    assert str(tmp_path / "metrics.csv") in str(info.value)

@@ -62,10 +62,14 @@ class MetricsLog:
         self.log_file = (run_dir / LOG_NAME).open("a" if resume_iteration is not None else "w")
 
     def _truncate_csv(self, iteration: int) -> None:
-        with self.csv_path.open(newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            rows = [r for r in reader if r and r[0].isdigit() and int(r[0]) <= iteration]
+        try:
+            with self.csv_path.open(newline="", encoding="utf-8") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                rows = [r for r in reader if r and r[0].isdigit() and int(r[0]) <= iteration]
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise ValueError(f"{self.csv_path}: damaged, cannot continue it on --resume ({err}); "
+                             "move it away to start a fresh one") from err
         if header is None:
             self.csv_path.unlink()
             return
