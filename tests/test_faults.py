@@ -10,6 +10,7 @@ before lost or left half-written.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -70,8 +71,13 @@ def leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.rglob("*") if p.name.endswith(".tmp") or ".new-" in p.name]
 
 
+@functools.cache
+def _motion():
+    return generate_motion(MOTIONS[0], rate=100.0, seed=0)
+
+
 def _clip(path: Path, frames: int | None = None, compressed: bool = False) -> Path:
-    g = generate_motion(MOTIONS[0], rate=100.0, seed=0)
+    g = _motion()
     n = frames or g.trans.shape[0]
     write_clip(path, g.root_orient[:n], g.body_pose[:n], g.trans[:n], 100.0)
     if compressed:
