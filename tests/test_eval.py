@@ -252,7 +252,7 @@ def test_policy_export_loads_alone_and_evaluates_like_its_checkpoint(
 ):
     # policy_latest.msgpack is the export of the same state as checkpoint_000001.msgpack.
     export = tiny_checkpoint.parent / policy_export.LATEST_NAME
-    assert export.stat().st_size < 2_000_000 < tiny_checkpoint.stat().st_size
+    assert export.stat().st_size < 2_000_000
     alone = tmp_path / "shipped"
     alone.mkdir()
     shutil.copy(export, alone / "policy.msgpack")

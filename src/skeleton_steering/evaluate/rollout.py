@@ -255,19 +255,24 @@ def load_model(model_path: str | Path, console: Console | None = None) -> Traine
     console = console or Console(stderr=True)
     container = checkpoint.load(model_path, (policy_export.FORMAT, checkpoint.FORMAT),
                                 what="policy export or training checkpoint")
-    if container.format == policy_export.FORMAT:
+    config = train_config.from_mapping(container.config,
+                                       source=f"{container.path} (stored config)")
+    is_export = container.format == policy_export.FORMAT
+    if is_export:
+        reference = policy_export.reference_of(container)
+    else:
+        reference = train.reference_frames(_checkpoint_expert(config, container, console))
+    # The discriminator pairs are not needed to evaluate: the trained discriminator scores.
+    starts = ExpertData(*reference, np.zeros((1, 1), np.float32),
+                        source=f"{container.path} (start frames)")
+    ev = evaluator_for(config, starts)
+    # Sizes first: a file from another version of the environment gets that said, not a
+    # mismatch of some array deep inside the networks.
+    _check_sizes(container, ev.env, config.env_id)
+    if is_export:
         export = policy_export.from_container(container)
     else:
-        config = train_config.from_mapping(container.config,
-                                           source=f"{container.path} (stored config)")
-        expert = _checkpoint_expert(config, container, console)
-        reference = train.reference_frames(expert)
         export = policy_export.from_training_checkpoint(container, reference)
-    # The discriminator pairs are not needed to evaluate: the trained discriminator scores.
-    starts = ExpertData(export.reference_qpos, export.reference_qvel,
-                        np.zeros((1, 1), np.float32), source=f"{container.path} (start frames)")
-    ev = evaluator_for(export.config, starts)
-    _check_sizes(container, ev.env, export.config.env_id)
     params = EvalParams(export.policy, export.obs_norm, export.disc, export.disc_norm)
     return TrainedModel(container, export.config, ev, jax.tree.map(jp.asarray, params))
 

@@ -150,9 +150,8 @@ _CHECKPOINT_PREFIXES = {"policy": ".params['policy']", "obs_norm": ".obs_norm",
                         "disc": ".disc_params", "disc_norm": ".disc_norm"}
 
 
-def from_container(ckpt: checkpoint.Checkpoint) -> PolicyExport:
-    """A loaded export container as a `PolicyExport` (every array checked by name and shape)."""
-    parts = _restore_parts(ckpt, _EXPORT_PREFIXES)
+def reference_of(ckpt: checkpoint.Checkpoint) -> tuple[np.ndarray, np.ndarray]:
+    """The start frames stored in an export container, checked."""
     ref = {}
     for name in ("qpos", "qvel"):
         key = f"['reference']['{name}']"
@@ -164,8 +163,15 @@ def from_container(ckpt: checkpoint.Checkpoint) -> PolicyExport:
         ref[name] = arr.astype(np.float32)
     if ref["qpos"].shape[0] != ref["qvel"].shape[0]:
         raise checkpoint.CheckpointError(f"{ckpt.path}: reference qpos and qvel differ in length")
-    return PolicyExport(ckpt.path, meta=ckpt.meta, reference_qpos=ref["qpos"],
-                        reference_qvel=ref["qvel"], **parts)
+    return ref["qpos"], ref["qvel"]
+
+
+def from_container(ckpt: checkpoint.Checkpoint) -> PolicyExport:
+    """A loaded export container as a `PolicyExport` (every array checked by name and shape)."""
+    qpos, qvel = reference_of(ckpt)
+    parts = _restore_parts(ckpt, _EXPORT_PREFIXES)
+    return PolicyExport(ckpt.path, meta=ckpt.meta, reference_qpos=qpos, reference_qvel=qvel,
+                        **parts)
 
 
 def load(path: str | Path) -> PolicyExport:
