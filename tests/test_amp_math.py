@@ -187,3 +187,21 @@ def test_normalizer_mask_leaves_out_blown_up_rows():
     assert float(state.mean[0]) == pytest.approx(2.0) and float(state.var[0]) == pytest.approx(1.0)
     empty = normalizer.update(state, batch, freeze_after=1e9, mask=jp.zeros(3))
     assert float(empty.count) == 2 and float(empty.mean[0]) == pytest.approx(2.0)
+
+
+def test_discriminator_weight_penalties_sum_the_right_layers():
+    disc = networks.Discriminator((8, 4))
+    params = disc.init(jax.random.PRNGKey(0), jp.zeros((1, 6)))
+    twos = jax.tree.map(lambda x: jp.full_like(x, 2.0), params)
+    logit_sq, weight_sq = losses.squared_weights(twos)
+    # Output layer 4 x 1 kernel; all kernels 6 x 8 + 8 x 4 + 4 x 1 = 84 weights of value 2.
+    assert float(logit_sq) == pytest.approx(4 * 4.0)
+    assert float(weight_sq) == pytest.approx(84 * 4.0)  # biases are not penalized
+
+
+def test_normalizer_std_floor_bounds_the_gain_on_constant_features():
+    state = normalizer.update(normalizer.init(2), jp.array([[1.0, 0.0], [1.0, 2.0]]), 1e9)
+    z = normalizer.normalize(state, jp.array([1.05, 1.0]), clip=100.0, std_floor=0.1)
+    # Feature 0 never varied: 0.05 / 0.1 = 0.5, not 0.05 / 0 = inf.
+    assert float(z[0]) == pytest.approx(0.5, rel=1e-6)
+    assert float(z[1]) == pytest.approx(0.0, abs=1e-6)

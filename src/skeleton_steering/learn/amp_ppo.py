@@ -156,14 +156,16 @@ def init_state(learner: Learner, seed: int, demo_pairs: jax.Array) -> TrainingSt
 
 
 def normalize_obs(learner: Learner, norm: normalizer.NormalizerState, obs: jax.Array):
-    return normalizer.normalize(norm, obs, learner.config.normalizer.clip)
+    cfg = learner.config.normalizer
+    return normalizer.normalize(norm, obs, cfg.clip, cfg.std_floor)
 
 
 def normalize_pairs(learner: Learner, norm: normalizer.NormalizerState, pairs: jax.Array):
     """Normalize s and s' of [s, s'] pairs with the same per-feature statistics."""
     f = learner.env.disc_obs_size
     halves = pairs.reshape(*pairs.shape[:-1], 2, f)
-    return normalizer.normalize(norm, halves, learner.config.normalizer.clip).reshape(pairs.shape)
+    cfg = learner.config.normalizer
+    return normalizer.normalize(norm, halves, cfg.clip, cfg.std_floor).reshape(pairs.shape)
 
 
 def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, rng: jax.Array):
@@ -315,7 +317,10 @@ def disc_loss(learner: Learner, disc_params: Any, demo: jax.Array, agent: jax.Ar
 
     ls_loss, metrics = losses.least_squares_disc_loss(score(demo), score(agent))
     gp = losses.gradient_penalty(score, demo)
-    loss = ls_loss + 0.5 * learner.config.amp.grad_penalty_weight * gp
+    amp = learner.config.amp
+    logit_sq, weight_sq = losses.squared_weights(disc_params)
+    loss = (ls_loss + 0.5 * amp.grad_penalty_weight * gp + amp.logit_reg * logit_sq
+            + amp.weight_reg * weight_sq)
     return loss, {**metrics, "disc_loss": ls_loss, "grad_penalty": gp}
 
 
@@ -501,7 +506,8 @@ class Policy:
 
     def act(self, obs: jax.Array, deterministic: bool = True, rng: jax.Array | None = None):
         """Action for raw observations `obs` (..., observation_size)."""
-        obs_n = normalizer.normalize(self.obs_norm, obs, self.config.normalizer.clip)
+        cfg = self.config.normalizer
+        obs_n = normalizer.normalize(self.obs_norm, obs, cfg.clip, cfg.std_floor)
         mean, log_std = self.module.apply(self.params, obs_n)
         if deterministic:
             return mean

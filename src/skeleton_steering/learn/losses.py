@@ -7,6 +7,7 @@ networks and passes arrays (or a scalar function, for the gradient penalty) in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jp
@@ -87,6 +88,26 @@ def gradient_penalty(score: Callable[[jax.Array], jax.Array], inputs: jax.Array)
     """
     grads = jax.vmap(jax.grad(score))(inputs)
     return jp.mean(jp.sum(grads**2, axis=-1))
+
+
+def squared_weights(mlp_params: Any) -> tuple[jax.Array, jax.Array]:
+    """(sum of squared output-layer kernel weights, sum over every layer's kernels) of an MLP.
+
+    Layers are flax `Dense_i` modules in order, so the output layer is the highest index.
+    """
+    kernels = {
+        path: leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(mlp_params)
+        if getattr(path[-1], "key", None) == "kernel"
+    }
+    if not kernels:
+        raise ValueError("no kernel weights in the discriminator parameters")
+
+    def layer_index(path: Any) -> int:
+        return int(str(getattr(path[-2], "key", "Dense_0")).rsplit("_", 1)[-1])
+    last = max(kernels, key=layer_index)
+    total = sum(jp.sum(k**2) for k in kernels.values())
+    return jp.sum(kernels[last] ** 2), total
 
 
 def total_reward(task: jax.Array, style: jax.Array, task_weight: float, disc_weight: float):

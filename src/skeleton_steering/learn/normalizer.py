@@ -60,7 +60,9 @@ def update(
     )
 
 
-def normalize(state: NormalizerState, x: jax.Array, clip: float, eps: float = 1e-4) -> jax.Array:
-    """(x - mean) / sqrt(var + eps), clipped to [-clip, clip]."""
-    z = (x - state.mean) / jp.sqrt(state.var + eps)
+def normalize(
+    state: NormalizerState, x: jax.Array, clip: float, std_floor: float = 0.01
+) -> jax.Array:
+    """(x - mean) / sqrt(var + std_floor^2), clipped to [-clip, clip]."""
+    z = (x - state.mean) / jp.sqrt(state.var + std_floor**2)
     return jp.clip(z, -clip, clip)

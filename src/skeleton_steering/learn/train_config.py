@@ -106,6 +106,11 @@ class AMPConfig:
     num_minibatches: int = 4
     grad_penalty_weight: float = 10.0
     weight_decay: float = 1e-4
+    # Penalties added to the discriminator loss, as in AMP's reference implementation
+    # (IsaacGymEnvs: logit 0.05, weights 1e-4): AdamW's decay is scaled by the step size
+    # (1e-4 x 1e-4 = 1e-8 per step), too weak to keep the discriminator from saturating.
+    logit_reg: float = 0.0  # x sum of squared output-layer weights
+    weight_reg: float = 0.0  # x sum of squared weights of every layer
     max_grad_norm: float = 1.0
     replay_capacity: int = 65536
 
@@ -116,8 +121,9 @@ class AMPConfig:
             raise ValueError("epochs and num_minibatches must be >= 1")
         if self.learning_rate <= 0 or self.max_grad_norm <= 0:
             raise ValueError("learning_rate and max_grad_norm must be positive")
-        if self.grad_penalty_weight < 0 or self.weight_decay < 0:
-            raise ValueError("grad_penalty_weight and weight_decay must be >= 0")
+        if min(self.grad_penalty_weight, self.weight_decay, self.logit_reg, self.weight_reg) < 0:
+            raise ValueError("grad_penalty_weight, weight_decay, logit_reg and weight_reg must "
+                             "be >= 0")
         if self.replay_capacity < 1:
             raise ValueError("replay_capacity must be >= 1")
 
@@ -129,10 +135,15 @@ class NormalizerConfig:
     obs_freeze_after: int = 5_000_000
     disc_freeze_after: int = 5_000_000
     clip: float = 5.0
+    # Smallest standard deviation a value is divided by: a near-constant feature is scaled by
+    # at most 1 / std_floor.
+    std_floor: float = 0.01
 
     def validate(self) -> None:
         if self.obs_freeze_after < 0 or self.disc_freeze_after < 0 or self.clip <= 0:
             raise ValueError("freeze counts must be >= 0 and clip > 0")
+        if not self.std_floor > 0:
+            raise ValueError("std_floor must be > 0")
 
 
 @dataclasses.dataclass(frozen=True)
