@@ -167,3 +167,10 @@ def test_newest_valid_skips_unreadable_checkpoints_and_stale_temp_files_go(tmp_p
     other.write_bytes(b"x")
     assert checkpoint.remove_stale_temp_files(tmp_path) == [stale]
     assert not stale.exists() and other.exists()
+
+
+def test_an_override_inside_a_mapping_keeps_its_other_entries():
+    for path in (None, CONFIG):
+        config = train_config.load(path, ["env.reward.scales.alive=0.2"])
+        assert config.env.reward.scales["alive"] == 0.2
+        assert config.env.reward.scales["tracking_velocity"] == 1.0

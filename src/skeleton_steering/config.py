@@ -255,7 +255,9 @@ def load_config(
 ) -> T:
     """`cls` from the YAML file at `path` (defaults when None) with `key=value` overrides;
     errors name the override that set a bad value, else the file."""
-    data = read_yaml(path) if path is not None else {}
+    # Without a file the overrides edit the defaults, so that `env.reward.scales.alive=0.2`
+    # changes one entry of a mapping instead of replacing the whole mapping with it.
+    data = read_yaml(path) if path is not None else to_dict(cls())
     data = apply_overrides(data, overrides)
     keys = {_split_override(item)[0]: item for item in overrides}
     source = Sources(str(path) if path is not None else default_source, keys)
