@@ -31,6 +31,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     _add_bench_train(which)
     _add_bench_learn(which)
     _add_bench_render(which)
+    rep = which.add_parser("replay", help="open-loop PD replay: seconds a demonstration stays up")
+    rep.add_argument("--clip", action="append", default=[], help="AMASS clip (repeatable)")
+    rep.add_argument("--sample", action="append", default=None,
+                     help="sample motion (repeatable; default walking_medium01 and "
+                          "walking_turn_left01)")
     sizes = which.add_parser("sizes", help="checkpoint and policy export bytes, CPU and GPU preset")
     sizes.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
     sizes.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
@@ -155,6 +160,12 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
         from skeleton_steering.bench import physics_bench
 
         return physics_bench.main_from_args(args, console)
+    elif args.command == "bench" and args.bench == "replay":
+        from skeleton_steering.bench import replay_bench
+
+        samples = args.sample if args.sample is not None else ["walking_medium01",
+                                                               "walking_turn_left01"]
+        replay_bench.run(args.clip, samples, console)
     elif args.command == "bench" and args.bench == "sizes":
         _force_cpu_if(args.jax_cpu)
         from skeleton_steering.bench import sizes_bench
