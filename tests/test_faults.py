@@ -484,7 +484,7 @@ def test_two_real_trainers_and_a_resume_below_the_checkpoint(tmp_path, tiny_yaml
             lock.read_text() if lock.is_file() else ""):
         time.sleep(0.2)
     b = run_exe(["train", "--config", tiny_yaml, "--run_dir", run_dir, "--seed", "8",
-                 "--no_progress"])
+                 "--no_progress"], timeout=600)
     assert b.returncode == 2 and "in use by another trainer" in b.stderr
     _, a_err = a.communicate(timeout=900)
     assert a.returncode == 0 and "Traceback" not in a_err
@@ -493,7 +493,7 @@ def test_two_real_trainers_and_a_resume_below_the_checkpoint(tmp_path, tiny_yaml
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["seed"] == 7
     config_bytes = (run_dir / "config.yaml").read_bytes()
     proc = run_exe(["train", "--config", tiny_yaml, "--run_dir", run_dir, "--seed", "7",
-                    "--resume", "--no_progress", "run.iterations=1"])
+                    "--resume", "--no_progress", "run.iterations=1"], timeout=600)
     assert proc.returncode == 2 and "run.iterations=1" in " ".join(proc.stderr.split())
     assert (run_dir / "config.yaml").read_bytes() == config_bytes
 
