@@ -241,7 +241,7 @@ def run(
                       str(r["exploded"]), f"{r['body_speed_max']:.1f}",
                       f"{r['falls_per_env_minute']:.1f}", f"{r['env_steps_per_s']:,.0f}",
                       f"{r['sim_s_per_s']:.1f}")
-    console.print(table)
+    console.print(table, width=None if console.is_terminal else 200)
     chosen = choose(rows)
     for mode, setting in chosen.items():
         console.print(f"{mode}: cheapest setting without blow-ups: {setting or 'none'}")
