@@ -8,27 +8,10 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax
-import numpy as np
 import pytest
 
-from env_batch import BATCH
+from env_batch import BATCH, expert_frames
 from skeleton_steering.env.registry import make_env
-from skeleton_steering.skeleton import model
-
-
-def expert_frames() -> tuple[np.ndarray, np.ndarray]:
-    """Three distinct upright frames: standing, and two with bent joints and some velocity."""
-    base = model.standing_qpos()
-    qpos = np.stack([base, base, base]).astype(np.float32)
-    idx = model.default_index()
-    qpos[1, idx.joint_qpos["knee_angle_r"]] = -0.4
-    qpos[1, idx.joint_qpos["hip_flexion_r"]] = 0.3
-    qpos[2, idx.joint_qpos["elbow_flex_l"]] = 0.8
-    qvel = np.zeros((3, 33), dtype=np.float32)
-    qvel[1, 0] = 1.2
-    qvel[2, 1] = -0.5
-    qvel[2, 5] = 0.3
-    return qpos, qvel
 
 
 @pytest.fixture(scope="session")

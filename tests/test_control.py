@@ -11,7 +11,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from conftest import expert_frames
+from env_batch import expert_frames
 from skeleton_steering.config import ConfigError, from_dict
 from skeleton_steering.env import control
 from skeleton_steering.env.env_config import EnvConfig
