@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from data_chain import run_data_chain
 from skeleton_steering.cli import main
 from skeleton_steering.data.amass import write_clip
 from skeleton_steering.data.cache import (
@@ -23,14 +24,7 @@ from skeleton_steering.skeleton.features import feature_size
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     """Run every data stage once through `skeleton-steering`; return the directory."""
-    root = tmp_path_factory.mktemp("data")
-    assert main(["sample-kit", "--out", str(root / "kit"), "--seed", "1"]) == 0
-    assert main(["extract", "--kit-root", str(root / "kit"), "--out", str(root / "ds")]) == 0
-    assert main(["retarget", "--manifest", str(root / "ds" / "manifest.json"),
-                 "--out", str(root / "traj.npz")]) == 0
-    assert main(["cache", "--trajectory", str(root / "traj.npz"),
-                 "--out", str(root / "cache")]) == 0
-    return root
+    return run_data_chain(tmp_path_factory.mktemp("data"), "--seed", "1")
 
 
 def test_sample_kit_is_laid_out_like_kit_and_deterministic(pipeline, tmp_path):

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 import yaml
 
+from data_chain import run_data_chain
 from skeleton_steering import io_utils
 from skeleton_steering.cli import main
 from skeleton_steering.data import kit_extract
@@ -120,14 +121,7 @@ def _huge_header(out: Path) -> Path:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """The sample data chain once: kit/, ds/ (extract), traj.npz (retarget), cache/."""
-    root = tmp_path_factory.mktemp("faults")
-    assert main(["sample-kit", "--out", str(root / "kit")]) == 0
-    assert main(["extract", "--kit-root", str(root / "kit"), "--out", str(root / "ds")]) == 0
-    assert main(["retarget", "--manifest", str(root / "ds" / "manifest.json"),
-                 "--out", str(root / "traj.npz")]) == 0
-    assert main(["cache", "--trajectory", str(root / "traj.npz"),
-                 "--out", str(root / "cache")]) == 0
-    return root
+    return run_data_chain(tmp_path_factory.mktemp("faults"))
 
 
 @pytest.fixture
