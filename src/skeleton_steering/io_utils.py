@@ -71,13 +71,25 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def check_writable_file(path: str | Path) -> Path:
     """Fail now, naming `path`, if a file cannot be written there later.
 
-    Creates missing parent folders and a probe file beside `path` (removed again); raises
+    Creates nothing that stays: missing parent folders are left to the write itself (which
+    makes them), and the probe file goes in the nearest folder that exists. Raises
     `IsADirectoryError`, `NotADirectoryError`, `PermissionError` or another `OSError`.
     """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file path", str(path))
-    check_writable_dir(path.parent)
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(existing))
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=existing)
+    except OSError as err:
+        # Name the folder the user asked for, not the ancestor the probe went to.
+        raise type(err)(err.errno, err.strerror or str(err), str(path.parent)) from err
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 
