@@ -390,10 +390,17 @@ def test_extract_replaces_only_its_own_output(data, tmp_path, capsys):
     assert status == 2 and "KIT root" in err and snapshot(kit_copy) == before
 
 
-def _default_sigint() -> None:
-    # A shell starts background jobs with SIGINT ignored, and a child inherits that; the
-    # command under test must see Ctrl-C as a terminal would deliver it.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _default_sigint(cmd: list[str]) -> list[str]:
+    """`cmd` run with SIGINT at its default disposition.
+
+    A shell starts background jobs with SIGINT ignored, and children inherit that (an ignored
+    signal stays ignored across exec); the command under test must see Ctrl-C as a terminal
+    delivers it. A small exec wrapper instead of `preexec_fn`, which is unsafe after JAX
+    started threads.
+    """
+    reset = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+             "os.execv(sys.argv[1], sys.argv[1:])")
+    return [sys.executable, "-c", reset, *cmd]
 
 
 def test_ctrl_c_of_the_installed_command_is_one_line_and_exit_130(data, tmp_path):
@@ -404,9 +411,9 @@ def test_ctrl_c_of_the_installed_command_is_one_line_and_exit_130(data, tmp_path
     for i in range(1500):
         os.link(first, kit / f"walking{i:04d}_poses.npz")
     out = tmp_path / "ds"
-    proc = subprocess.Popen([str(EXE), "extract", "--kit-root", str(tmp_path / "kit"),
-                             "--out", str(out)], stderr=subprocess.PIPE, text=True, env=ENV,
-                            preexec_fn=_default_sigint)
+    proc = subprocess.Popen(_default_sigint([str(EXE), "extract", "--kit-root",
+                                             str(tmp_path / "kit"), "--out", str(out)]),
+                            stderr=subprocess.PIPE, text=True, env=ENV)
 
     def copying() -> bool:
         # Cheap enough to poll often: listing all 1,500 names each time let a loaded machine
@@ -432,10 +439,10 @@ def test_ctrl_c_of_the_installed_command_is_one_line_and_exit_130(data, tmp_path
 @pytest.mark.slow
 def test_ctrl_c_while_compiling_ends_train_at_once(tmp_path, tiny_yaml):
     """XLA compiles for minutes on CPU without returning to Python; Ctrl-C must not wait."""
-    proc = subprocess.Popen([str(EXE), "train", "--config", str(tiny_yaml), "--run_dir",
-                             str(tmp_path / "run"), "--no_progress"],
-                            stderr=subprocess.PIPE, text=True, env=ENV,
-                            preexec_fn=_default_sigint)
+    proc = subprocess.Popen(_default_sigint([str(EXE), "train", "--config", str(tiny_yaml),
+                                             "--run_dir", str(tmp_path / "run"),
+                                             "--no_progress"]),
+                            stderr=subprocess.PIPE, text=True, env=ENV)
     seen = ""
     while "compiling the training iteration" not in seen:
         line = proc.stderr.readline()
@@ -491,8 +498,7 @@ def test_two_real_trainers_and_a_resume_below_the_checkpoint(tmp_path, tiny_yaml
     run_dir = tmp_path / "dual"
     a = subprocess.Popen([str(EXE), "train", "--config", str(tiny_yaml), "--run_dir",
                           str(run_dir), "--seed", "7", "--no_progress", "run.iterations=2"],
-                         stderr=subprocess.PIPE, text=True, env=ENV,
-                            preexec_fn=_default_sigint)
+                         stderr=subprocess.PIPE, text=True, env=ENV)
     lock = run_dir / run_lock.LOCK_NAME
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and f'"pid": {a.pid}' not in (
