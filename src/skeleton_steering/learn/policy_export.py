@@ -89,15 +89,17 @@ def provenance() -> dict[str, Any]:
     }
 
 
+def _tree(policy: Any, obs_norm: Any, disc: Any, disc_norm: Any, qpos: np.ndarray,
+          qvel: np.ndarray) -> dict[str, Any]:
+    """The exported pytree; its key paths are the array names `from_container` reads."""
+    return {"policy": policy, "obs_norm": obs_norm, "disc": disc, "disc_norm": disc_norm,
+            "reference": {"qpos": qpos, "qvel": qvel}}
+
+
 def export_tree(state: Any, reference: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
     """The exported arrays of an `amp_ppo.TrainingState`."""
-    return {
-        "policy": state.params["policy"],
-        "obs_norm": state.obs_norm,
-        "disc": state.disc_params,
-        "disc_norm": state.disc_norm,
-        "reference": {"qpos": reference[0], "qvel": reference[1]},
-    }
+    return _tree(state.params["policy"], state.obs_norm, state.disc_params, state.disc_norm,
+                 *reference)
 
 
 def save(
@@ -190,26 +192,17 @@ def from_training_checkpoint(
 
 def policy_of(export: PolicyExport) -> amp_ppo.Policy:
     """The export's policy as an `amp_ppo.Policy` (act on raw observations)."""
-    act_size = _size_of(export)
+    act_size = int(export.meta["action_size"])
     return amp_ppo.Policy(export.config, networks.make_policy(export.config.network, act_size),
                           export.policy, export.obs_norm)
-
-
-def _size_of(export: PolicyExport) -> int:
-    return int(export.meta["action_size"])
 
 
 def write(export: PolicyExport, path: str | Path) -> Path:
     """Write a `PolicyExport` (e.g. one made from a training checkpoint) to `path`."""
     from skeleton_steering.config import to_dict
 
-    tree = {
-        "policy": export.policy,
-        "obs_norm": export.obs_norm,
-        "disc": export.disc,
-        "disc_norm": export.disc_norm,
-        "reference": {"qpos": export.reference_qpos, "qvel": export.reference_qvel},
-    }
+    tree = _tree(export.policy, export.obs_norm, export.disc, export.disc_norm,
+                 export.reference_qpos, export.reference_qvel)
     meta = dict(export.meta)
     meta.setdefault("provenance", provenance())
     return checkpoint.save(path, tree, to_dict(export.config), meta, fmt=FORMAT)
