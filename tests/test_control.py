@@ -129,7 +129,13 @@ def test_exploding_bodies_end_the_episode(env, batched, start_state):
 
 
 def test_torque_mode_is_unchanged_by_the_pd_code():
-    m = control.build_model(control.ControlConfig(), model.PhysicsOptions())
+    m = control.build_model(control.ControlConfig(mode="torque"), model.PhysicsOptions())
     np.testing.assert_allclose(m.actuator_gear[:, 0], list(model.JOINT_GEARS.values()))
     assert (m.actuator_biastype == mujoco.mjtBias.mjBIAS_NONE).all()
-    assert dataclasses.asdict(control.ControlConfig())["mode"] == "torque"
+
+
+def test_the_default_control_is_pd_servos_limited_by_the_gears():
+    assert dataclasses.asdict(control.ControlConfig())["mode"] == "pd"
+    m = control.build_model(control.ControlConfig(), model.PhysicsOptions())
+    assert (m.actuator_biastype == mujoco.mjtBias.mjBIAS_AFFINE).all()
+    np.testing.assert_allclose(m.actuator_forcerange[:, 1], list(model.JOINT_GEARS.values()))

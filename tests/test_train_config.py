@@ -171,6 +171,6 @@ def test_newest_valid_skips_unreadable_checkpoints_and_stale_temp_files_go(tmp_p
 
 def test_an_override_inside_a_mapping_keeps_its_other_entries():
     for path in (None, CONFIG):
-        config = train_config.load(path, ["env.reward.scales.alive=0.2"])
-        assert config.env.reward.scales["alive"] == 0.2
+        config = train_config.load(path, ["env.reward.scales.alive=0.7"])
+        assert config.env.reward.scales["alive"] == 0.7
         assert config.env.reward.scales["tracking_velocity"] == 1.0

@@ -109,8 +109,8 @@ def save(
     meta: dict[str, Any],
     reference: tuple[np.ndarray, np.ndarray],
 ) -> Path:
-    """Write the export of a training state; `meta` gets the provenance added."""
-    meta = {**meta, "provenance": provenance()}
+    """Write the export of a training state; `meta` gets the provenance added unless it has it."""
+    meta = {**meta, "provenance": meta.get("provenance") or provenance()}
     return checkpoint.save(path, export_tree(state, reference), config, meta, fmt=FORMAT)
 
 

@@ -350,8 +350,13 @@ def _run_locked(
         log.line(f"run_dir {run_dir} | env_id {config.env_id} | seed {config.seed} | "
                  f"expert data: {expert.source}")
 
+    # Taken once, at the start of this (possibly resumed) session: a commit made while the run
+    # trains is not the code that trained it.
+    session_provenance = policy_export.provenance()
+
     def base_meta(iteration: int) -> dict[str, Any]:
         return {
+            "provenance": session_provenance,
             "iteration": iteration,
             "env_steps": iteration * batch,
             "seed": config.seed,
