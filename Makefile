@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 LOCK := envs/requirements-cpu.lock
 
-.PHONY: demo test test-slow lint bench-env clean-venv system-deps
+.PHONY: demo shipped test test-slow lint bench-env clean-venv system-deps
 
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ system-deps:
 # goes first on PATH, so every rule finds `skeleton-steering`.
 demo: $(VENV)/.installed system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2
+	$(MAKE) --no-print-directory shipped
+
+# The trained policy that ships with the project (policies/README.md: how it was made, its
+# numbers), evaluated on the scripted steering schedule and rendered with its GIF preview.
+SHIPPED ?= policies/walker.msgpack
+shipped: $(VENV)/.installed system-deps
+	$(BIN)/skeleton-steering eval --model_path $(SHIPPED) --n_steps 1500 --episodes 4 \
+		--deterministic --out results/shipped/eval.json
+	$(BIN)/skeleton-steering render --model_path $(SHIPPED) --n_steps 750 \
+		--out results/shipped/walker.mp4
 
 test: $(VENV)/.installed system-deps
 	$(BIN)/ruff check src tests
