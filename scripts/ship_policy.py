@@ -17,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from skeleton_steering.io_utils import atomic_write_text
+from skeleton_steering.io_utils import atomic_write, atomic_write_text
 from skeleton_steering.learn import policy_export
 
 # What of the eval summary the record keeps: its settings and pooled metrics (not per episode).
@@ -51,10 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval": {key: summary[key] for key in EVAL_KEYS},
     }
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.msgpack.tmp")
-    shutil.copyfile(args.export, tmp)
-    tmp.replace(out.with_suffix(".msgpack"))
+    with open(args.export, "rb") as src:
+        atomic_write(out.with_suffix(".msgpack"), lambda dst: shutil.copyfileobj(src, dst))
     atomic_write_text(out.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
     print(f"wrote {out.with_suffix('.msgpack')} and {out.with_suffix('.json')}")
     return 0

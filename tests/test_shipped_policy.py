@@ -10,6 +10,7 @@ from pathlib import Path
 import jax.numpy as jp
 import mujoco
 import numpy as np
+import pytest
 
 from skeleton_steering.env import commands
 from skeleton_steering.learn import policy_export, train_config
@@ -23,19 +24,23 @@ RECORD = ROOT / "policies" / "walker.json"
 TRAINED_SECTIONS = ("env", "network", "ppo", "amp", "normalizer")
 
 
+@pytest.fixture(scope="module")
+def export() -> policy_export.PolicyExport:
+    return policy_export.load(SHIPPED)
+
+
 def _record() -> dict:
     return json.loads(RECORD.read_text(encoding="utf-8"))
 
 
-def test_shipped_policy_fits_in_git_and_loads_alone():
+def test_shipped_policy_fits_in_git_and_loads_alone(export):
     assert SHIPPED.stat().st_size < 2_000_000
-    export = policy_export.load(SHIPPED)
+    assert export.path == SHIPPED
     assert export.reference_qpos.shape[1] == model.load_mj_model().nq
     assert len(export.reference_qpos) >= 100
 
 
-def test_record_matches_the_export():
-    export = policy_export.load(SHIPPED)
+def test_record_matches_the_export(export):
     record = _record()
     assert record["env_steps"] == export.meta["env_steps"]
     assert record["seed"] == export.config.seed
@@ -47,9 +52,8 @@ def test_record_matches_the_export():
         assert key in metrics
 
 
-def test_shipped_policy_was_trained_with_todays_defaults():
+def test_shipped_policy_was_trained_with_todays_defaults(export):
     """Changing a training default without retraining the shipped policy fails here."""
-    export = policy_export.load(SHIPPED)
     defaults = train_config.load(ROOT / "config" / "amp_ppo.yaml", [])
     for section in TRAINED_SECTIONS:
         assert dataclasses.asdict(getattr(export.config, section)) == dataclasses.asdict(
@@ -57,10 +61,9 @@ def test_shipped_policy_was_trained_with_todays_defaults():
         ), f"policies/walker.msgpack was trained with other '{section}' settings than today's"
 
 
-def test_shipped_policy_acts_on_this_skeletons_observations():
+def test_shipped_policy_acts_on_this_skeletons_observations(export):
     """Observations of its own start frames, built without the environment, give finite
     actions in range: the file fits this model's joint order and feature layout."""
-    export = policy_export.load(SHIPPED)
     mj_model = model.load_mj_model()
     data = mujoco.MjData(mj_model)
     key_sites = model.build_index(mj_model).key_sites

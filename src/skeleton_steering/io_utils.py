@@ -84,13 +84,18 @@ def check_writable_file(path: str | Path) -> Path:
     if not existing.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(existing))
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=existing)
+        _probe(existing)
     except OSError as err:
         # Name the folder the user asked for, not the ancestor the probe went to.
         raise type(err)(err.errno, err.strerror or str(err), str(path.parent)) from err
+    return path
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove a file in `folder`: raises the OSError a real write there would."""
+    fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=folder)
     os.close(fd)
     os.unlink(probe)
-    return path
 
 
 def check_writable_dir(path: str | Path) -> Path:
@@ -105,11 +110,9 @@ def check_writable_dir(path: str | Path) -> Path:
     except OSError as err:
         raise _named(err, path) from err
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-check.", suffix=".tmp", dir=path)
+        _probe(path)
     except OSError as err:
         raise _named(err, path) from err
-    os.close(fd)
-    os.unlink(probe)
     return path
 
 

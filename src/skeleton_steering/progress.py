@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -48,3 +48,9 @@ def track(
             progress.advance(task)
     if not console.is_terminal:
         console.print(f"{description}: {count} done in {time.perf_counter() - start:.1f} s")
+
+
+def print_wide(console: Console, renderable: RenderableType, log_width: int = 200) -> None:
+    """Print a table at the terminal's width, or `log_width` columns into a log file (nohup,
+    a cluster job), where rich would otherwise squeeze it to 80."""
+    console.print(renderable, width=None if console.is_terminal else log_width)

@@ -45,6 +45,7 @@ from skeleton_steering.config import ConfigError
 from skeleton_steering.io_utils import atomic_write_text
 from skeleton_steering.learn import checkpoint, train, train_config
 from skeleton_steering.learn.train_log import CSV_NAME
+from skeleton_steering.progress import print_wide
 
 WINDOW = 10  # training iterations averaged before each mark
 MARKS_NAME = "marks.json"
@@ -278,11 +279,6 @@ def _cell(values: list[float | None], key: str) -> str:
     return text
 
 
-def _print_wide(console: Console, table: Table) -> None:
-    # A log file (nohup, a cluster job) is no terminal: do not squeeze the table to 80 columns.
-    console.print(table, width=None if console.is_terminal else 200)
-
-
 def table_of(results: dict[str, dict[int, dict[int, dict[str, Any]]]], marks: Sequence[int],
              title: str) -> Table:
     table = Table(title=title)
@@ -341,11 +337,11 @@ def run(
                     results[v.name][seed][mark] = measure_mark(
                         v, seed, mark, out, eval_steps, eval_episodes, console, shared
                     )
-            _print_wide(console, table_of(results, marks, title))
+            print_wide(console, table_of(results, marks, title))
     except InterruptedRunError as err:
         interrupted = str(err)
         console.print(f"[yellow]interrupted:[/] {err}; the same command resumes")
-        _print_wide(console, table_of(results, marks, title))
+        print_wide(console, table_of(results, marks, title))
     summary = {
         "bench": "learn",
         "variants": {v.name: {"config": v.config_path, "overrides": list(v.overrides)}

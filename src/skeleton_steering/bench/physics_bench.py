@@ -30,6 +30,7 @@ from skeleton_steering.env.control import ControlConfig
 from skeleton_steering.env.env_config import EnvConfig
 from skeleton_steering.env.registry import make_env
 from skeleton_steering.env.steering_env import SteeringEnv
+from skeleton_steering.progress import print_wide
 from skeleton_steering.skeleton import model as skel
 from skeleton_steering.skeleton.physics import PhysicsConfig
 
@@ -241,7 +242,7 @@ def run(
                       str(r["exploded"]), f"{r['body_speed_max']:.1f}",
                       f"{r['falls_per_env_minute']:.1f}", f"{r['env_steps_per_s']:,.0f}",
                       f"{r['sim_s_per_s']:.1f}")
-    console.print(table, width=None if console.is_terminal else 200)
+    print_wide(console, table)
     chosen = choose(rows)
     for mode, setting in chosen.items():
         console.print(f"{mode}: cheapest setting without blow-ups: {setting or 'none'}")

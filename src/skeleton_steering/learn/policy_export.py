@@ -110,8 +110,13 @@ def save(
     reference: tuple[np.ndarray, np.ndarray],
 ) -> Path:
     """Write the export of a training state; `meta` gets the provenance added unless it has it."""
-    meta = {**meta, "provenance": meta.get("provenance") or provenance()}
-    return checkpoint.save(path, export_tree(state, reference), config, meta, fmt=FORMAT)
+    return checkpoint.save(path, export_tree(state, reference), config, _with_provenance(meta),
+                           fmt=FORMAT)
+
+
+def _with_provenance(meta: dict[str, Any]) -> dict[str, Any]:
+    # Only looked up when missing: it runs git.
+    return {**meta, "provenance": meta.get("provenance") or provenance()}
 
 
 def _modules(config: TrainConfig, action_size: int) -> tuple[Any, Any]:
@@ -203,6 +208,5 @@ def write(export: PolicyExport, path: str | Path) -> Path:
 
     tree = _tree(export.policy, export.obs_norm, export.disc, export.disc_norm,
                  export.reference_qpos, export.reference_qvel)
-    meta = dict(export.meta)
-    meta.setdefault("provenance", provenance())
-    return checkpoint.save(path, tree, to_dict(export.config), meta, fmt=FORMAT)
+    return checkpoint.save(path, tree, to_dict(export.config), _with_provenance(export.meta),
+                           fmt=FORMAT)
