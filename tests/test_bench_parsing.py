@@ -85,3 +85,21 @@ def test_physics_setting_strings_and_the_choice_of_the_cheapest_clean_setting():
         {"control": "torque", "setting": "cheap", "blowups": 3, "env_steps_per_s": 900.0},
     ]
     assert physics_bench.choose(rows) == {"pd": "safe", "torque": None}
+
+
+def test_bench_tables_in_a_log_file_are_not_squeezed_to_80_columns():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from skeleton_steering.progress import print_wide
+
+    table = Table(*[f"column {i}" for i in range(12)])
+    table.add_row(*["1,234,567"] * 12)
+    log = io.StringIO()
+    console = Console(file=log)  # not a terminal
+    print_wide(console, table)
+    assert "1,234,567" in log.getvalue() and "…" not in log.getvalue()
+    assert max(len(line) for line in log.getvalue().splitlines()) > 80
+    assert console.width == 80  # the console is as it was

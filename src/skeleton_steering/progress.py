@@ -53,4 +53,13 @@ def track(
 def print_wide(console: Console, renderable: RenderableType, log_width: int = 200) -> None:
     """Print a table at the terminal's width, or `log_width` columns into a log file (nohup,
     a cluster job), where rich would otherwise squeeze it to 80."""
-    console.print(renderable, width=None if console.is_terminal else log_width)
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    # `print(width=...)` can only narrow the console, so widen the console itself meanwhile.
+    before = console.width
+    console.width = log_width
+    try:
+        console.print(renderable)
+    finally:
+        console.width = before
