@@ -33,6 +33,7 @@ from skeleton_steering.env.steering_env import State, SteeringEnv
 from skeleton_steering.learn import losses, networks, normalizer, replay
 from skeleton_steering.learn.gae import compute_gae
 from skeleton_steering.learn.train_config import TrainConfig
+from skeleton_steering.skeleton import features, model
 
 # -- state -------------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class Learner:
     optimizer: optax.GradientTransformation
     disc_optimizer: optax.GradientTransformation
     reset_batch: Any  # jit(vmap(env.reset)), compiled once per learner
+    disc_mask: np.ndarray  # 1 on the [s, s'] features the discriminator sees (amp.features)
 
 
 def make_learner(env: SteeringEnv, config: TrainConfig) -> Learner:
@@ -107,7 +109,10 @@ def make_learner(env: SteeringEnv, config: TrainConfig) -> Learner:
         optax.adamw(config.amp.learning_rate, weight_decay=config.amp.weight_decay),
     )
     reset_batch = jax.jit(jax.vmap(env.reset))
-    return Learner(env, config, policy, value, disc, optimizer, disc_optimizer, reset_batch)
+    mask = features.group_mask(env.mj_model.nq, env.mj_model.nv, len(model.KEY_SITES),
+                               config.amp.features)
+    return Learner(env, config, policy, value, disc, optimizer, disc_optimizer, reset_batch,
+                   np.tile(mask, 2))
 
 
 def _strong(tree: Any) -> Any:
@@ -161,11 +166,23 @@ def normalize_obs(learner: Learner, norm: normalizer.NormalizerState, obs: jax.A
 
 
 def normalize_pairs(learner: Learner, norm: normalizer.NormalizerState, pairs: jax.Array):
-    """Normalize s and s' of [s, s'] pairs with the same per-feature statistics."""
+    """Normalize s and s' of [s, s'] pairs with the same per-feature statistics.
+
+    Features outside `amp.features` come out as 0, so the discriminator cannot tell by them.
+    """
     f = learner.env.disc_obs_size
     halves = pairs.reshape(*pairs.shape[:-1], 2, f)
     cfg = learner.config.normalizer
-    return normalizer.normalize(norm, halves, cfg.clip, cfg.std_floor).reshape(pairs.shape)
+    z = normalizer.normalize(norm, halves, cfg.clip, cfg.std_floor).reshape(pairs.shape)
+    return z * learner.disc_mask
+
+
+def with_input_noise(learner: Learner, rng: jax.Array, z: jax.Array) -> jax.Array:
+    """Normalized pairs plus `amp.input_noise` Gaussian noise on the features it sees."""
+    sigma = learner.config.amp.input_noise
+    if sigma == 0.0:
+        return z
+    return z + sigma * jax.random.normal(rng, z.shape) * learner.disc_mask
 
 
 def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, rng: jax.Array):
@@ -341,8 +358,11 @@ def disc_minibatch_step(
     b = fresh.shape[0]
     demo_idx = jax.random.randint(k_demo, (b,), 0, demo_pairs.shape[0])
     demo = normalize_pairs(learner, ts.disc_norm, demo_pairs[demo_idx])
+    # Noise keys folded off the sampling keys: without noise the random stream stays the same.
+    demo = with_input_noise(learner, jax.random.fold_in(k_demo, 1), demo)
     agent = jp.concatenate([fresh, replay.sample(ts.replay, k_replay, b)])
     agent = normalize_pairs(learner, ts.disc_norm, agent)
+    agent = with_input_noise(learner, jax.random.fold_in(k_replay, 1), agent)
     grads, metrics = jax.grad(lambda p: disc_loss(learner, p, demo, agent), has_aux=True)(
         disc_params
     )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from skeleton_steering.config import ConfigError, from_dict, load_config, to_dict
 from skeleton_steering.env.env_config import EnvConfig
+from skeleton_steering.skeleton.features import FEATURE_GROUPS
 
 Activation = Literal["relu", "elu", "tanh", "silu"]
 
@@ -121,8 +122,22 @@ class AMPConfig:
     weight_reg: float = 1e-4  # x sum of squared weights of every layer
     max_grad_norm: float = 1.0
     replay_capacity: int = 65536
+    # Which groups of the body-state features (skeleton.features.FEATURE_GROUPS) the
+    # discriminator sees, in s and s'; the others are zeroed after normalization.
+    features: tuple[str, ...] = FEATURE_GROUPS
+    # Std of Gaussian noise added to the normalized demo and agent inputs of each
+    # discriminator update (instance noise; not to the inputs that score the style reward).
+    input_noise: float = 0.0
 
     def validate(self) -> None:
+        if not self.features:
+            raise ValueError(f"features must name at least one of {list(FEATURE_GROUPS)}")
+        unknown = sorted(set(self.features) - set(FEATURE_GROUPS))
+        if unknown:
+            raise ValueError(f"features: unknown group(s) {unknown}; known: "
+                             f"{list(FEATURE_GROUPS)}")
+        if self.input_noise < 0:
+            raise ValueError("input_noise must be >= 0")
         if self.task_weight < 0 or self.disc_weight < 0:
             raise ValueError("task_weight and disc_weight must be >= 0")
         if self.epochs < 1 or self.num_minibatches < 1:

@@ -15,6 +15,7 @@ Layout (82 values for the shipped skeleton):
 from __future__ import annotations
 
 import jax.numpy as jp
+import numpy as np
 
 from skeleton_steering.skeleton import spatial
 
@@ -49,3 +50,37 @@ def body_state_features(qpos: jp.ndarray, qvel: jp.ndarray, key_pos: jp.ndarray)
 def feature_size(nq: int, nv: int, n_sites: int) -> int:
     """Length of `body_state_features` for a model with these sizes."""
     return 1 + 6 + 3 + 3 + (nq - 7) + (nv - 6) + 3 * n_sites
+
+
+# The named groups of `body_state_features`, in layout order.
+FEATURE_GROUPS: tuple[str, ...] = (
+    "root_height",
+    "root_orientation",
+    "root_linear_velocity",
+    "root_angular_velocity",
+    "joint_positions",
+    "joint_velocities",
+    "key_sites",
+)
+
+
+def feature_slices(nq: int, nv: int, n_sites: int) -> dict[str, slice]:
+    """Where each of `FEATURE_GROUPS` lies in `body_state_features`."""
+    sizes = (1, 6, 3, 3, nq - 7, nv - 6, 3 * n_sites)
+    out, start = {}, 0
+    for name, size in zip(FEATURE_GROUPS, sizes, strict=True):
+        out[name] = slice(start, start + size)
+        start += size
+    return out
+
+
+def group_mask(nq: int, nv: int, n_sites: int, groups: tuple[str, ...]) -> np.ndarray:
+    """1.0 on the features of `groups`, 0.0 elsewhere (float32, `feature_size` long)."""
+    unknown = sorted(set(groups) - set(FEATURE_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}; known: {list(FEATURE_GROUPS)}")
+    mask = np.zeros(feature_size(nq, nv, n_sites), np.float32)
+    for name, where in feature_slices(nq, nv, n_sites).items():
+        if name in groups:
+            mask[where] = 1.0
+    return mask
