@@ -14,7 +14,7 @@ rotations relative to the SMPL template's rest pose (`smpl_template`), so it rea
 skeleton through the same retargeting as real data. Deterministic given the seed:
 
 * Centre of mass and pelvis: the planned path (the clip's speed, constant; lateral sway of
-  +-2 cm toward the stance foot; turns yaw it smoothly over 2 s in the clip's middle) is meant
+  +-2 cm toward the stance foot; turns yaw it smoothly over the clip's middle half) is meant
   for the whole-body centre of mass. The swinging limbs pull the COM back and forth against
   the pelvis, so the pelvis takes part of the opposite (measured on the retargeted skeleton,
   whose segment masses decide): its forward speed then varies by about +-15 % at the step
@@ -114,7 +114,6 @@ class MotionSpec:
     speed: float  # target mean speed on the skeleton, m/s
     turn_deg: float  # total heading change (+ = left)
     duration: float  # seconds
-    turn_seconds: float | None = None  # the turn's length, centred in the clip (None: half of it)
 
 
 SUBJECTS = (Subject("sample1", "male", 1.03), Subject("sample2", "female", 0.94))
@@ -122,12 +121,8 @@ MOTIONS = (
     MotionSpec("walking_slow01", 0.8, 0.0, 6.0),
     MotionSpec("walking_medium01", 1.2, 0.0, 6.0),
     MotionSpec("walking_fast01", 1.6, 0.0, 6.0),
-    # 90 deg in 2 s: the heading of the 1-s mean velocity then peaks at 67-78 deg/s on the
-    # skeleton, as in the real 45-deg-turn walks of AMASS (ACCAD B10, B13: 63-80 deg/s). Over
-    # 3.5 s it peaked at 50 deg/s, and policies learnt from it turned as slowly and lagged the
-    # steering commands.
-    MotionSpec("walking_turn_left01", 1.1, 90.0, 7.0, turn_seconds=2.0),
-    MotionSpec("walking_turn_right01", 1.1, -90.0, 7.0, turn_seconds=2.0),
+    MotionSpec("walking_turn_left01", 1.1, 90.0, 7.0),
+    MotionSpec("walking_turn_right01", 1.1, -90.0, 7.0),
 )
 
 
@@ -189,10 +184,8 @@ def _body() -> _Body:
 # -- pelvis and feet ---------------------------------------------------------------------------
 
 
-def _heading(times: np.ndarray, duration: float, turn: float, seconds: float | None) -> np.ndarray:
-    """Heading change so far: a smoothstep of `seconds` centred in the clip."""
-    seconds = 0.5 * duration if seconds is None else seconds
-    u = np.clip((times - 0.5 * (duration - seconds)) / seconds, 0.0, 1.0)
+def _heading(times: np.ndarray, duration: float, turn: float) -> np.ndarray:
+    u = np.clip((times - 0.25 * duration) / (0.5 * duration), 0.0, 1.0)
     return turn * (3 * u**2 - 2 * u**3)
 
 
@@ -232,7 +225,7 @@ def _plan(spec: MotionSpec, rate: float, speed: float, rng: np.random.Generator)
 
     def path(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ph = phase0 + freq * t
-        yaw = yaw0 + _heading(t, spec.duration, turn, spec.turn_seconds)
+        yaw = yaw0 + _heading(t, spec.duration, turn)
         return ph, yaw, np.full(t.shape, speed)
 
     ph_f, yaw_f, v_f = path(fine_t)
