@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from skeleton_steering.config import ConfigError, from_dict, load_config, to_dict
 from skeleton_steering.env.env_config import EnvConfig
-from skeleton_steering.skeleton.features import FEATURE_GROUPS
+from skeleton_steering.skeleton.features import FEATURE_GROUPS, check_groups
 
 Activation = Literal["relu", "elu", "tanh", "silu"]
 
@@ -132,12 +132,7 @@ class AMPConfig:
     input_noise: float = 0.0
 
     def validate(self) -> None:
-        if not self.features:
-            raise ValueError(f"features must name at least one of {list(FEATURE_GROUPS)}")
-        unknown = sorted(set(self.features) - set(FEATURE_GROUPS))
-        if unknown:
-            raise ValueError(f"features: unknown group(s) {unknown}; known: "
-                             f"{list(FEATURE_GROUPS)}")
+        check_groups(self.features)
         if self.input_noise < 0:
             raise ValueError("input_noise must be >= 0")
         if self.task_weight < 0 or self.disc_weight < 0:

@@ -49,7 +49,7 @@ def body_state_features(qpos: jp.ndarray, qvel: jp.ndarray, key_pos: jp.ndarray)
 
 def feature_size(nq: int, nv: int, n_sites: int) -> int:
     """Length of `body_state_features` for a model with these sizes."""
-    return 1 + 6 + 3 + 3 + (nq - 7) + (nv - 6) + 3 * n_sites
+    return sum(_group_sizes(nq, nv, n_sites))
 
 
 # The named groups of `body_state_features`, in layout order.
@@ -64,11 +64,24 @@ FEATURE_GROUPS: tuple[str, ...] = (
 )
 
 
+def _group_sizes(nq: int, nv: int, n_sites: int) -> tuple[int, ...]:
+    """Length of each of `FEATURE_GROUPS`."""
+    return (1, 6, 3, 3, nq - 7, nv - 6, 3 * n_sites)
+
+
+def check_groups(groups: tuple[str, ...]) -> None:
+    """ValueError unless `groups` names at least one group and only known ones."""
+    if not groups:
+        raise ValueError(f"name at least one feature group of {list(FEATURE_GROUPS)}")
+    unknown = sorted(set(groups) - set(FEATURE_GROUPS))
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}; known: {list(FEATURE_GROUPS)}")
+
+
 def feature_slices(nq: int, nv: int, n_sites: int) -> dict[str, slice]:
     """Where each of `FEATURE_GROUPS` lies in `body_state_features`."""
-    sizes = (1, 6, 3, 3, nq - 7, nv - 6, 3 * n_sites)
     out, start = {}, 0
-    for name, size in zip(FEATURE_GROUPS, sizes, strict=True):
+    for name, size in zip(FEATURE_GROUPS, _group_sizes(nq, nv, n_sites), strict=True):
         out[name] = slice(start, start + size)
         start += size
     return out
@@ -76,9 +89,7 @@ def feature_slices(nq: int, nv: int, n_sites: int) -> dict[str, slice]:
 
 def group_mask(nq: int, nv: int, n_sites: int, groups: tuple[str, ...]) -> np.ndarray:
     """1.0 on the features of `groups`, 0.0 elsewhere (float32, `feature_size` long)."""
-    unknown = sorted(set(groups) - set(FEATURE_GROUPS))
-    if unknown:
-        raise ValueError(f"unknown feature group(s) {unknown}; known: {list(FEATURE_GROUPS)}")
+    check_groups(groups)
     mask = np.zeros(feature_size(nq, nv, n_sites), np.float32)
     for name, where in feature_slices(nq, nv, n_sites).items():
         if name in groups:
