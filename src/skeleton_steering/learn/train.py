@@ -219,7 +219,8 @@ def _evaluate(
     if compiled.evaluate is None:
         console.print("compiling the evaluation ...")
         compiled.evaluate = periodic_eval.make_evaluate(compiled.learner)
-    out = compiled.evaluate(state.params["policy"], state.obs_norm)
+    out = compiled.evaluate(state.params["policy"], state.obs_norm, state.disc_params,
+                            state.disc_norm)
     return {k: float(v) for k, v in jax.device_get(out).items()}
 
 
