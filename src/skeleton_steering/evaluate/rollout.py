@@ -139,9 +139,8 @@ def eval_step(
     policy = amp_ppo.Policy(ev.learner.config, ev.learner.policy, params.policy, params.obs_norm)
     nxt = jax.vmap(ev.env.step)(state, policy.act(obs, deterministic, k_act))
 
-    pair = jp.concatenate([state.info["disc_obs"], nxt.info["disc_obs_next"]], axis=-1)
-    d = ev.learner.disc.apply(params.disc, amp_ppo.normalize_pairs(ev.learner, params.disc_norm,
-                                                                    pair))
+    d = amp_ppo.disc_score(ev.learner, params.disc, params.disc_norm,
+                           amp_ppo.transition_pair(state, nxt))
     done = nxt.done > 0
     moved = (nxt.data.qpos[:, 0:2] - state.data.qpos[:, 0:2]) / ev.env.control_dt
     # A step that ends the episode also resets it, so its end position is gone; its speed

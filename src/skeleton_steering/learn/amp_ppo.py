@@ -177,6 +177,18 @@ def normalize_pairs(learner: Learner, norm: normalizer.NormalizerState, pairs: j
     return z * learner.disc_mask
 
 
+def transition_pair(state: State, nxt: State) -> jax.Array:
+    """Raw [s, s'] discriminator features of the control step from `state` to `nxt`."""
+    return jp.concatenate([state.info["disc_obs"], nxt.info["disc_obs_next"]], axis=-1)
+
+
+def disc_score(
+    learner: Learner, disc_params: Any, disc_norm: normalizer.NormalizerState, pairs: jax.Array
+) -> jax.Array:
+    """The discriminator's score d of raw [s, s'] pairs (style reward: `losses.style_reward`)."""
+    return learner.disc.apply(disc_params, normalize_pairs(learner, disc_norm, pairs))
+
+
 def with_input_noise(learner: Learner, rng: jax.Array, z: jax.Array) -> jax.Array:
     """Normalized pairs plus `amp.input_noise` Gaussian noise on the features it sees."""
     sigma = learner.config.amp.input_noise
@@ -227,7 +239,7 @@ def rollout_step(
     # Guard the update against physics blow-ups: see `PPOConfig.max_abs_value`.
     limit = learner.config.ppo.max_abs_value
     next_obs = nxt.info["terminal_obs"]
-    pair = jp.concatenate([env_state.info["disc_obs"], nxt.info["disc_obs_next"]], -1)
+    pair = transition_pair(env_state, nxt)
     valid = (
         _in_range(next_obs, limit)
         & _in_range(pair, limit)
@@ -412,7 +424,7 @@ def training_iteration(
     )
 
     # Rewards: the discriminator scores each (s, s') before it is updated on them.
-    d = learner.disc.apply(ts.disc_params, normalize_pairs(learner, ts.disc_norm, traj.disc_pair))
+    d = disc_score(learner, ts.disc_params, ts.disc_norm, traj.disc_pair)
     style = losses.style_reward(d)
     reward = losses.total_reward(
         traj.task_reward, style, cfg.amp.task_weight, cfg.amp.disc_weight

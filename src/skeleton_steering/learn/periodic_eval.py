@@ -24,7 +24,7 @@ import numpy as np
 
 from skeleton_steering.env import commands
 from skeleton_steering.learn import losses
-from skeleton_steering.learn.amp_ppo import Learner, normalize_obs, normalize_pairs
+from skeleton_steering.learn.amp_ppo import Learner, disc_score, normalize_obs, transition_pair
 from skeleton_steering.learn.normalizer import NormalizerState
 from skeleton_steering.skeleton import spatial
 
@@ -67,8 +67,8 @@ def evaluate(
         state, alive, score, tracking, speed_err, falls, style = carry
         mean, _ = learner.policy.apply(policy_params, normalize_obs(learner, obs_norm, state.obs))
         nxt = jax.vmap(env.step)(state, mean)
-        pair = jp.concatenate([state.info["disc_obs"], nxt.info["disc_obs_next"]], axis=-1)
-        d = learner.disc.apply(disc_params, normalize_pairs(learner, disc_norm, pair))
+        pair = transition_pair(state, nxt)
+        d = disc_score(learner, disc_params, disc_norm, pair)
         style = style + alive * losses.style_reward(d)
         score = score + alive * nxt.reward
         tracking = tracking + alive * nxt.metrics.get("reward/tracking_velocity", 0.0)
