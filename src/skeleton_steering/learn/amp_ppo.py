@@ -30,7 +30,7 @@ import numpy as np
 import optax
 
 from skeleton_steering.env.steering_env import State, SteeringEnv
-from skeleton_steering.learn import losses, networks, normalizer, replay
+from skeleton_steering.learn import exploration, losses, networks, normalizer, replay
 from skeleton_steering.learn.gae import compute_gae
 from skeleton_steering.learn.train_config import TrainConfig
 from skeleton_steering.skeleton import features, model
@@ -452,6 +452,12 @@ def training_iteration(
         None,
         length=cfg.ppo.epochs,
     )
+    # In float: iterations x batch overflow int32 at GPU sizes.
+    env_steps = (ts.iteration + 1).astype(jp.float32) * cfg.ppo.batch_size
+    params = {
+        **params,
+        "policy": exploration.cap_policy_std(cfg.network, params["policy"], env_steps),
+    }
 
     # Discriminator update on demo vs. fresh agent + replay.
     fresh = flat(traj.disc_pair)
