@@ -22,12 +22,14 @@ import numpy as np
 import pytest
 
 import skeleton_steering
+from constant_disc import constant_disc
 from container_edit import rewrite_body
 from skeleton_steering import cli
 from skeleton_steering.config import read_yaml
 from skeleton_steering.env.env_config import CommandConfig
 from skeleton_steering.evaluate import eval_cli, schedules, steering_metrics
 from skeleton_steering.evaluate import outputs as eval_output
+from skeleton_steering.evaluate import rollout as evaluation
 from skeleton_steering.learn import policy_export, train, train_config
 from tiny_training import TINY as SHARED_TINY
 
@@ -245,6 +247,38 @@ def test_deterministic_eval_repeats_byte_for_byte_and_other_seeds_differ(
     seed1 = tmp_path / "seed1" / "tiny.json"
     assert eval_cli.main([*_args(tiny_checkpoint, seed1), "--seed", "1"]) == 0
     assert seed1.with_suffix(".csv").read_bytes() != evaluated.with_suffix(".csv").read_bytes()
+
+
+def test_disc_accuracy_counts_the_steps_the_discriminator_calls_agent(tiny_checkpoint):
+    model = evaluation.load_model(tiny_checkpoint)
+    sched = schedules.make_schedule("straight", 12, DT, episodes=2)
+    for score, accuracy in [(-0.5, 1.0), (0.5, 0.0)]:
+        params = model.params._replace(disc=constant_disc(model.params.disc, score))
+        result = evaluation.rollout(dataclasses.replace(model, params=params), sched, seed=0,
+                                    deterministic=True)
+        np.testing.assert_allclose(result.disc_score, score, atol=1e-6)
+        assert float((result.disc_score < 0).mean()) == accuracy
+
+
+def test_action_std_samples_with_the_given_std(evaluated, tiny_checkpoint, tmp_path, capsys):
+    model = evaluation.with_action_std(evaluation.load_model(tiny_checkpoint), 0.05)
+    np.testing.assert_allclose(np.exp(model.params.policy["params"]["log_std"]), 0.05, rtol=1e-6)
+    sampled_args = [a for a in _args(tiny_checkpoint, tmp_path / "s.json")
+                    if a != "--deterministic"]
+    assert eval_cli.main([*sampled_args, "--action_std", "0.05"]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["action_std"] == 0.05 and not summary["deterministic"]
+    assert 0.0 <= summary["metrics"]["disc_acc_agent"] <= 1.0
+    # Mean actions: std 0; the discriminator calls a step agent (d < 0) only below style 0.75.
+    mean = json.loads(evaluated.read_text())
+    assert mean["action_std"] == 0.0
+    styles = _read_csv(evaluated.with_suffix(".csv"))["style_reward"]
+    assert mean["metrics"]["disc_acc_agent"] <= np.mean(styles < 0.75) + 1e-9
+    capsys.readouterr()
+    for bad in (["--action_std", "0.05"], ["--action_std", "0"]):
+        args = _args(tiny_checkpoint, tmp_path / "bad.json") if bad[1] != "0" else sampled_args
+        assert eval_cli.main([*args, *bad]) != 0
+        assert "action_std" in _one_line_error(capsys)
 
 
 def test_policy_export_loads_alone_and_evaluates_like_its_checkpoint(

@@ -7,24 +7,13 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
+from constant_disc import constant_disc
 from skeleton_steering.learn import amp_ppo, normalizer, periodic_eval, train_config
 
 SMALL = [
     "network.policy_hidden=[16]", "network.value_hidden=[16]", "network.disc_hidden=[16]",
     "eval.steps=6", "eval.heading_offsets_deg=[0.0,90.0]", "eval.speeds=[1.0]",
 ]
-
-
-def _constant_disc(params, value: float):
-    """Discriminator params whose score is `value` for every input (output layer zeroed)."""
-    def leaf(x):
-        if x.shape == (1,):  # the output bias
-            return jp.full_like(x, value)
-        if x.ndim == 2 and x.shape[1] == 1:  # the output kernel
-            return jp.zeros_like(x)
-        return x
-
-    return jax.tree.map(leaf, params)
 
 
 def test_style_reward_scores_the_motion_with_the_given_discriminator(env):
@@ -37,6 +26,6 @@ def test_style_reward_scores_the_motion_with_the_given_discriminator(env):
                            normalizer.init(env.disc_obs_size))
     # max(0, 1 - (d - 1)^2 / 4) at a constant score d: "demo" pays 1, "agent" 0.
     for score, style in [(1.0, 1.0), (0.0, 0.75), (-1.0, 0.0)]:
-        out = evaluate(policy, obs_norm, _constant_disc(disc, score), disc_norm)
+        out = evaluate(policy, obs_norm, constant_disc(disc, score), disc_norm)
         np.testing.assert_allclose(float(out["style_reward"]), style, atol=1e-6)
     assert 0.0 < float(out["survival"]) <= 1.0

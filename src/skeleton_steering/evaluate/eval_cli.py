@@ -2,8 +2,8 @@
 
     python -m skeleton_steering.eval --model_path results/runs/seed42/checkpoint_best.msgpack \\
         --n_steps 2000 [--deterministic] [--record] [--schedule scripted|straight|random] \\
-        [--episodes N] [--seed S] [--settle_seconds S] [--out FILE] [--video_out FILE] \\
-        [--jax_cpu] [--no_progress]
+        [--episodes N] [--seed S] [--action_std STD] [--settle_seconds S] [--out FILE] \\
+        [--video_out FILE] [--jax_cpu] [--no_progress]
 
 Runs `--episodes` parallel episodes of `--n_steps` control steps under a command schedule
 (`schedules`), with the environment, expert data and networks the checkpoint was trained with,
@@ -12,8 +12,8 @@ and every step as CSV beside it (same stem, `.csv`; formats in `eval_output`). E
 starts from reset key i of `--seed`; a fall restarts the episode and is counted.
 `--deterministic` acts with the policy's mean and uses deterministic XLA settings, so the same
 inputs on the same device give byte-identical files; without it actions are sampled from the
-policy's Gaussian. `--record` renders episode 0 to a video (`--video_out`, default: the
-`--out` path with `.mp4`).
+policy's Gaussian (`--action_std`: with that std instead of the learned one). `--record`
+renders episode 0 to a video (`--video_out`, default: the `--out` path with `.mp4`).
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def evaluate(
     episodes: int = 1,
     seed: int = 0,
     deterministic: bool = True,
+    action_std: float | None = None,
     settle_seconds: float = SETTLE_SECONDS,
     console: Console | None = None,
     show_progress: bool = True,
@@ -110,6 +111,8 @@ def evaluate(
 
     Steps within `settle_seconds` of a command change are not judged; a fall and the
     `settle_seconds` restart after it are judged and failed (`steering_metrics`).
+    `action_std`: sample actions with this fixed std instead of the policy's learned one
+    (not with `deterministic`); it shows how much of the discriminator's verdict is noise.
     """
     console = console or Console(stderr=True)
     schedules.check_name(schedule)
@@ -117,7 +120,13 @@ def evaluate(
         raise ValueError(f"n_steps and episodes must be >= 1, got {n_steps} and {episodes}")
     if settle_seconds < 0:
         raise ValueError(f"settle_seconds must be >= 0, got {settle_seconds}")
+    if action_std is not None and (deterministic or not action_std > 0):
+        raise ValueError(f"action_std must be > 0 and is for sampled actions (not "
+                         f"--deterministic), got {action_std}")
     model = evaluation.load_model(model_path, console)
+    learned_std = float(np.exp(np.asarray(model.params.policy["params"]["log_std"])).mean())
+    if action_std is not None:
+        model = evaluation.with_action_std(model, action_std)
     dt = model.evaluator.env.control_dt
     sched = schedules.make_schedule(
         schedule, n_steps, dt, episodes=episodes,
@@ -134,6 +143,9 @@ def evaluate(
     metrics = steering_metrics.summarize_rollouts(records, settle_seconds, MOVING_THRESHOLD)
     metrics["nonfinite_steps"] = int(result.nonfinite.sum())
     metrics["task_reward"] = float(result.task_reward.mean())
+    # Share of steps the discriminator tells apart from the demonstrations (training's
+    # disc_acc_agent, here on this evaluation's actions).
+    metrics["disc_acc_agent"] = float((result.disc_score < 0).mean())
     meta = model.ckpt.meta
     summary = {
         "checkpoint": str(model.ckpt.path),
@@ -145,6 +157,7 @@ def evaluate(
         "episodes": episodes,
         "seed": seed,
         "deterministic": deterministic,
+        "action_std": 0.0 if deterministic else (action_std or learned_std),
         "control_dt": dt,
         "settle_seconds": settle_seconds,
         "criterion": {
@@ -266,6 +279,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="reset keys, actions, random schedule")
     parser.add_argument("--deterministic", action="store_true",
                         help="mean actions, deterministic XLA ops: byte-identical outputs")
+    parser.add_argument("--action_std", type=float, default=None,
+                        help="sample actions with this fixed std instead of the learned one")
     parser.add_argument("--settle_seconds", type=float, default=SETTLE_SECONDS,
                         help="steps this long after a command change are not judged; "
                              "as long after a fall they are failed")
@@ -294,8 +309,8 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
             _render_module()
         ev = evaluate(args.model_path, n_steps=args.n_steps, schedule=args.schedule,
                       episodes=args.episodes, seed=args.seed, deterministic=args.deterministic,
-                      settle_seconds=args.settle_seconds, console=console,
-                      show_progress=not args.no_progress)
+                      action_std=args.action_std, settle_seconds=args.settle_seconds,
+                      console=console, show_progress=not args.no_progress)
         video = None
         if args.record:
             video = render_episode0(ev, video_out)

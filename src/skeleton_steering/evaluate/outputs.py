@@ -127,6 +127,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         ("falls", _fmt(m["falls"])),
         ("distance per episode", _fmt(m["distance_m"], " m", 1)),
         ("style reward (mean)", _fmt(m["style_reward"])),
+        ("discriminator accuracy on these steps", _fmt(100.0 * m["disc_acc_agent"], " %", 1)),
         ("episode length (mean / min)", lengths),
     )  # fmt: skip
     for name, value in rows:

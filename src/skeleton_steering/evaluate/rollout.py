@@ -74,6 +74,7 @@ class StepRecord(NamedTuple):
     fell: jax.Array  # (E,) bool: the episode ended early at this step (fall or bad physics)
     nonfinite: jax.Array  # (E,) bool: the physics state became non-finite
     style: jax.Array  # (E,) AMP style reward of the step's (s, s')
+    disc_score: jax.Array  # (E,) the discriminator's raw score d of (s, s'): > 0 reads as demo
     task_reward: jax.Array  # (E,)
     qpos0: jax.Array  # (nq,) episode 0's generalized positions before the step (for video)
 
@@ -105,6 +106,7 @@ class Rollout:
     fell: np.ndarray
     nonfinite: np.ndarray
     style: np.ndarray
+    disc_score: np.ndarray
     task_reward: np.ndarray
     qpos0: np.ndarray  # (T, nq)
     dt: float
@@ -156,6 +158,7 @@ def eval_step(
         fell=nxt.info["terminated"],
         nonfinite=nxt.metrics["nonfinite"] > 0,
         style=losses.style_reward(d),
+        disc_score=d,
         task_reward=nxt.reward,
         qpos0=state.data.qpos[0],
     )
@@ -279,6 +282,16 @@ def load_model(model_path: str | Path, console: Console | None = None) -> Traine
 # -- running -----------------------------------------------------------------------------------
 
 
+def with_action_std(model: TrainedModel, std: float) -> TrainedModel:
+    """`model` whose policy samples with this fixed std instead of its learned one."""
+    if not std > 0:
+        raise ValueError(f"action std must be > 0, got {std}")
+    inner = dict(model.params.policy["params"])
+    inner["log_std"] = jp.full_like(inner["log_std"], np.log(std))
+    policy = {**model.params.policy, "params": inner}
+    return dataclasses.replace(model, params=model.params._replace(policy=policy))
+
+
 def _padded(x: np.ndarray, length: int) -> np.ndarray:
     """(E, T) -> (length, E): time-major, the last step repeated to fill."""
     pad = length - x.shape[1]
@@ -329,6 +342,7 @@ def rollout(
         fell=per_episode(rec.fell),
         nonfinite=per_episode(rec.nonfinite),
         style=per_episode(rec.style),
+        disc_score=per_episode(rec.disc_score),
         task_reward=per_episode(rec.task_reward),
         qpos0=rec.qpos0,
         dt=ev.env.control_dt,
