@@ -28,4 +28,5 @@ def test_style_reward_scores_the_motion_with_the_given_discriminator(env):
     for score, style in [(1.0, 1.0), (0.0, 0.75), (-1.0, 0.0)]:
         out = evaluate(policy, obs_norm, constant_disc(disc, score), disc_norm)
         np.testing.assert_allclose(float(out["style_reward"]), style, atol=1e-6)
+        assert float(out["disc_acc_agent"]) == (1.0 if score < 0 else 0.0)
     assert 0.0 < float(out["survival"]) <= 1.0

@@ -110,6 +110,7 @@ def test_run_writes_metrics_tensorboard_and_loadable_checkpoints(reference, conf
     assert np.allclose([v for _, v in events["train/disc_loss"]], [r["disc_loss"] for r in rows])
     assert [step for step, _ in events["eval/score"]] == [128, 192]
     assert all(0.0 <= v <= 1.0 for _, v in events["eval/style_reward"])
+    assert all(0.0 <= v <= 1.0 for _, v in events["eval/disc_acc_agent"])
 
     names = sorted(p.name for p in run_dir.glob("*.msgpack"))
     assert names == ["checkpoint_000002.msgpack", "checkpoint_000003.msgpack",

@@ -10,7 +10,8 @@ The style reward is reported beside it: the discriminator's score of the mean-ac
 Training's `style_reward` scores the sampled actions, and the exploration noise alone can
 make that several times lower (the shipped policy: 0.06 sampled at its std 0.08, 0.69 with
 mean actions), so the gap between the two says how much of what the discriminator sees is
-noise rather than gait.
+noise rather than gait. `disc_acc_agent` is training's accuracy on the same motion: the
+share of its steps the discriminator scores d < 0 (agent).
 """
 
 from __future__ import annotations
@@ -64,23 +65,24 @@ def evaluate(
     state = state.replace(obs=obs, info=info)
 
     def step(carry, _):
-        state, alive, score, tracking, speed_err, falls, style = carry
+        state, alive, score, tracking, speed_err, falls, style, called_agent = carry
         mean, _ = learner.policy.apply(policy_params, normalize_obs(learner, obs_norm, state.obs))
         nxt = jax.vmap(env.step)(state, mean)
         pair = transition_pair(state, nxt)
         d = disc_score(learner, disc_params, disc_norm, pair)
         style = style + alive * losses.style_reward(d)
+        called_agent = called_agent + alive * (d < 0)
         score = score + alive * nxt.reward
         tracking = tracking + alive * nxt.metrics.get("reward/tracking_velocity", 0.0)
         speed_err = speed_err + alive * jp.abs(nxt.metrics["speed"] - state.info["target_speed"])
         falls = falls + alive * nxt.metrics["fell"]
         alive = alive * (1.0 - nxt.done)
-        return (nxt, alive, score, tracking, speed_err, falls, style), alive
+        return (nxt, alive, score, tracking, speed_err, falls, style, called_agent), alive
 
     n = len(offsets)
     zeros = jp.zeros(n)
-    (_, _, score, tracking, speed_err, falls, style), alive = jax.lax.scan(
-        step, (state, jp.ones(n), zeros, zeros, zeros, zeros, zeros), None, length=ev.steps
+    (_, _, score, tracking, speed_err, falls, style, called_agent), alive = jax.lax.scan(
+        step, (state, jp.ones(n), *([zeros] * 6)), None, length=ev.steps
     )
     steps_alive = jp.sum(alive, axis=0) + 1.0  # the step that ended the episode scored too
     steps_alive = jp.minimum(steps_alive, ev.steps)
@@ -91,6 +93,8 @@ def evaluate(
         "fall_rate": jp.mean(falls),
         "survival": jp.mean(steps_alive) / ev.steps,
         "style_reward": jp.sum(style) / jp.sum(steps_alive),
+        # Training's disc_acc_agent on the mean-action motion.
+        "disc_acc_agent": jp.sum(called_agent) / jp.sum(steps_alive),
     }
 
 
