@@ -122,6 +122,8 @@ class AMPConfig:
 
     # 0.3 / 0.7 and a 10x smaller step size than 1e-4: with 0.5 / 0.5 and 1e-4 the
     # discriminator saturated within ~50 iterations and style carried nothing (bench learn).
+    # 0.5 / 0.5 with today's other defaults (2 seeds, 9.0M env steps): longer episodes sooner,
+    # but no better steering (40 / 79 % good steps) and a lower style reward (0.21 / 0.32).
     task_weight: float = 0.3
     disc_weight: float = 0.7
     learning_rate: float = 1e-5
