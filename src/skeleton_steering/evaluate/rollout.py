@@ -40,6 +40,7 @@ from skeleton_steering.learn import (
     amp_ppo,
     checkpoint,
     losses,
+    networks,
     normalizer,
     policy_export,
     train,
@@ -286,10 +287,10 @@ def with_action_std(model: TrainedModel, std: float) -> TrainedModel:
     """`model` whose policy samples with this fixed std instead of its learned one."""
     if not std > 0:
         raise ValueError(f"action std must be > 0, got {std}")
-    inner = dict(model.params.policy["params"])
-    inner["log_std"] = jp.full_like(inner["log_std"], np.log(std))
-    policy = {**model.params.policy, "params": inner}
-    return dataclasses.replace(model, params=model.params._replace(policy=policy))
+    policy = model.params.policy
+    fixed = jp.full_like(policy["params"]["log_std"], np.log(std))
+    params = model.params._replace(policy=networks.with_log_std(policy, fixed))
+    return dataclasses.replace(model, params=params)
 
 
 def _padded(x: np.ndarray, length: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jp
 
+from skeleton_steering.learn import networks
 from skeleton_steering.learn.train_config import NetworkConfig
 
 
@@ -25,7 +26,5 @@ def cap_policy_std(net: NetworkConfig, policy_params: Any, env_steps: jax.Array)
     """`policy_params` with its log std clipped to the ceiling (unchanged when final_std is 0)."""
     if net.final_std <= 0:
         return policy_params
-    ceiling = log_std_ceiling(net, env_steps)
-    inner = dict(policy_params["params"])
-    inner["log_std"] = jp.minimum(inner["log_std"], ceiling)
-    return {**policy_params, "params": inner}
+    capped = jp.minimum(policy_params["params"]["log_std"], log_std_ceiling(net, env_steps))
+    return networks.with_log_std(policy_params, capped)

@@ -84,6 +84,11 @@ class Discriminator(nn.Module):
         return MLP(self.hidden, 1, self.activation)(pair)[..., 0]
 
 
+def with_log_std(policy_params: Any, log_std: jax.Array) -> Any:
+    """`GaussianPolicy` parameters with the log std replaced (the rest shared, not copied)."""
+    return {**policy_params, "params": {**policy_params["params"], "log_std": log_std}}
+
+
 # -- Gaussian helpers (pure) -----------------------------------------------------------------
 
 
