@@ -1,4 +1,4 @@
-"""The falling ceiling on the policy's std (`network.final_std`)."""
+"""The policy's exploration noise: the std ceiling (`network.final_std`) and its correlation."""
 
 from __future__ import annotations
 
@@ -47,3 +47,36 @@ def test_no_ceiling_when_final_std_is_zero():
 def test_bad_schedule_is_rejected(bad):
     with pytest.raises(ValueError, match=r"final_std|std_decay"):
         dataclasses.replace(NET, **bad).validate()
+
+
+def test_correlated_noise_keeps_unit_variance_and_its_step_correlation():
+    """AR(1) noise: each step still N(0, 1) (PPO's log-probs hold), neighbours correlated by c."""
+    import jax
+
+    c, rng = 0.9, jax.random.PRNGKey(0)
+    rng, noise = exploration.initial_noise(rng, (20000,), c)
+    steps = [noise]
+    for key in jax.random.split(rng, 30):
+        steps.append(exploration.next_noise(steps[-1], key, c))
+    x = np.asarray(jp.stack(steps))
+    np.testing.assert_allclose(x.std(axis=1), 1.0, atol=0.03)
+    lag1 = np.mean([np.corrcoef(x[t], x[t + 1])[0, 1] for t in range(30)])
+    lag5 = np.mean([np.corrcoef(x[t], x[t + 5])[0, 1] for t in range(26)])
+    assert lag1 == pytest.approx(c, abs=0.02) and lag5 == pytest.approx(c**5, abs=0.02)
+
+
+def test_white_noise_leaves_the_key_stream_as_before():
+    """correlation 0: no extra key split and fresh N(0, 1) each step, so old runs reproduce."""
+    import jax
+
+    rng = jax.random.PRNGKey(3)
+    same, first = exploration.initial_noise(rng, (5,), 0.0)
+    assert np.array_equal(np.asarray(same), np.asarray(rng)) and not np.any(np.asarray(first))
+    np.testing.assert_array_equal(exploration.next_noise(jp.ones(5), rng, 0.0),
+                                  jax.random.normal(rng, (5,)))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0])
+def test_bad_noise_correlation_is_rejected(bad):
+    with pytest.raises(ValueError, match="noise_correlation"):
+        NetworkConfig(noise_correlation=bad).validate()

@@ -197,10 +197,15 @@ def with_input_noise(learner: Learner, rng: jax.Array, z: jax.Array) -> jax.Arra
     return z + sigma * jax.random.normal(rng, z.shape) * learner.disc_mask
 
 
-def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, rng: jax.Array):
-    """Sampled action and its log-probability (actions are clipped to [-1, 1] by the env)."""
+def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, noise: jax.Array):
+    """Action mean + std x `noise` (standard normal) and its log-probability under the policy.
+
+    Actions are clipped to [-1, 1] by the env; the log-probability is the per-step Gaussian's
+    also when the noise is correlated in time (`exploration.next_noise`), whose every step is
+    still a standard normal draw.
+    """
     mean, log_std = learner.policy.apply(policy_params, obs_n)
-    action = mean + jp.exp(log_std) * jax.random.normal(rng, mean.shape)
+    action = mean + jp.exp(log_std) * noise
     return action, networks.gaussian_log_prob(action, mean, log_std)
 
 
@@ -217,12 +222,16 @@ def _in_range(x: jax.Array, limit: float) -> jax.Array:
 
 
 def rollout_step(
-    learner: Learner, ts: TrainingState, carry: tuple[State, EpisodeTracker, jax.Array], _: Any
+    learner: Learner,
+    ts: TrainingState,
+    carry: tuple[State, EpisodeTracker, jax.Array, jax.Array],
+    _: Any,
 ):
-    env_state, episodes, rng = carry
+    env_state, episodes, rng, noise = carry
     rng, k_act = jax.random.split(rng)
+    noise = exploration.next_noise(noise, k_act, learner.config.network.noise_correlation)
     obs_n = normalize_obs(learner, ts.obs_norm, env_state.obs)
-    action, log_prob = policy_action(learner, ts.params["policy"], obs_n, k_act)
+    action, log_prob = policy_action(learner, ts.params["policy"], obs_n, noise)
     nxt = jax.vmap(learner.env.step)(env_state, action)
 
     ret = episodes.ret + nxt.reward
@@ -260,7 +269,7 @@ def rollout_step(
         env_metrics=env_metrics,
         episode=episode,
     )
-    return (nxt, episodes, rng), transition
+    return (nxt, episodes, rng, noise), transition
 
 
 # -- PPO update --------------------------------------------------------------------------------
@@ -416,9 +425,12 @@ def training_iteration(
     rng, k_roll, k_ppo, k_disc, k_norm = jax.random.split(ts.rng, 5)
 
     # Collect.
-    (env_state, episodes, _), traj = jax.lax.scan(
+    k_roll, noise0 = exploration.initial_noise(
+        k_roll, (cfg.ppo.num_envs, learner.env.action_size), cfg.network.noise_correlation
+    )
+    (env_state, episodes, _, _), traj = jax.lax.scan(
         lambda c, x: rollout_step(learner, ts, c, x),
-        (ts.env_state, ts.episodes, k_roll),
+        (ts.env_state, ts.episodes, k_roll, noise0),
         None,
         length=cfg.ppo.rollout_length,
     )

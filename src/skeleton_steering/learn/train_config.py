@@ -50,6 +50,9 @@ class NetworkConfig:
     final_std: float = 0.0
     std_decay_start: int = 3_000_000
     std_decay_end: int = 6_000_000
+    # Correlation in time of the exploration noise, step to step (`exploration.next_noise`):
+    # 0 is white noise; c keeps a deviation for about 1 / (1 - c) control steps.
+    noise_correlation: float = 0.0
 
     def validate(self) -> None:
         for name in ("policy_hidden", "value_hidden", "disc_hidden"):
@@ -60,6 +63,8 @@ class NetworkConfig:
             raise ValueError("final_std must be >= 0 (0: no ceiling on the policy std)")
         if not 0 <= self.std_decay_start <= self.std_decay_end:
             raise ValueError("need 0 <= std_decay_start <= std_decay_end (env steps)")
+        if not 0.0 <= self.noise_correlation < 1.0:
+            raise ValueError("noise_correlation must be in [0, 1) (0: white noise)")
 
 
 @dataclasses.dataclass(frozen=True)
