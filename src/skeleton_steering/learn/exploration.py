@@ -39,7 +39,9 @@ def cap_policy_std(net: NetworkConfig, policy_params: Any, env_steps: jax.Array)
     return networks.with_log_std(policy_params, capped)
 
 
-def initial_noise(rng: jax.Array, shape: tuple[int, ...], correlation: float):
+def initial_noise(
+    rng: jax.Array, shape: tuple[int, ...], correlation: float
+) -> tuple[jax.Array, jax.Array]:
     """(rng, first noise) of a rollout: a N(0, 1) draw, or zeros when the noise is white.
 
     With white noise the key is returned untouched, so uncorrelated runs draw exactly the
