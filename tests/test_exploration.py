@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jp
 import numpy as np
 import pytest
@@ -51,8 +52,6 @@ def test_bad_schedule_is_rejected(bad):
 
 def test_correlated_noise_keeps_unit_variance_and_its_step_correlation():
     """AR(1) noise: each step still N(0, 1) (PPO's log-probs hold), neighbours correlated by c."""
-    import jax
-
     c, rng = 0.9, jax.random.PRNGKey(0)
     rng, noise = exploration.initial_noise(rng, (20000,), c)
     steps = [noise]
@@ -67,8 +66,6 @@ def test_correlated_noise_keeps_unit_variance_and_its_step_correlation():
 
 def test_white_noise_leaves_the_key_stream_as_before():
     """correlation 0: no extra key split and fresh N(0, 1) each step, so old runs reproduce."""
-    import jax
-
     rng = jax.random.PRNGKey(3)
     same, first = exploration.initial_noise(rng, (5,), 0.0)
     assert np.array_equal(np.asarray(same), np.asarray(rng)) and not np.any(np.asarray(first))

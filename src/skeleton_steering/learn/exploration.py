@@ -14,11 +14,11 @@ rollout (every `ppo.rollout_length` steps), so the training state holds no noise
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jp
-import numpy as np
 
 from skeleton_steering.learn import networks
 from skeleton_steering.learn.train_config import NetworkConfig
@@ -55,7 +55,6 @@ def initial_noise(
 
 def next_noise(noise: jax.Array, rng: jax.Array, correlation: float) -> jax.Array:
     """The next step's standard-normal noise: AR(1) with this correlation to `noise`."""
+    # At 0 this is exactly the fresh draw (0 x noise + 1 x fresh), as white noise was drawn.
     fresh = jax.random.normal(rng, noise.shape)
-    if correlation == 0.0:
-        return fresh
-    return correlation * noise + float(np.sqrt(1.0 - correlation**2)) * fresh
+    return correlation * noise + math.sqrt(1.0 - correlation**2) * fresh
