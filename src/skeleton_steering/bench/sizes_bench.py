@@ -46,15 +46,23 @@ def initial_state(config: train_config.TrainConfig) -> Any:
     return amp_ppo.init_state(amp_ppo.make_learner(env, config), 0, expert.disc_pairs)
 
 
-def breakdown(state: Any) -> dict[str, int]:
-    """Bytes per part of the checkpoint state and of the export (reference frames at most)."""
-    parts = {f"checkpoint: {f}": _nbytes(getattr(state, f)) for f in state.__dataclass_fields__}
+def export_parts(policy: Any, obs_norm: Any, disc_norm: Any, disc_params: Any) -> dict[str, int]:
+    """Bytes per part of a policy export (reference frames at most); arrays or shapes."""
     mj = model.load_mj_model()
-    ref = policy_export.MAX_REFERENCE_FRAMES * (mj.nq + mj.nv) * 4  # float32 qpos + qvel
-    parts["export: policy"] = _nbytes(state.params["policy"])
-    parts["export: normalizers"] = _nbytes(state.obs_norm) + _nbytes(state.disc_norm)
-    parts["export: discriminator"] = _nbytes(state.disc_params)
-    parts["export: reference frames"] = ref
+    return {
+        "export: policy": _nbytes(policy),
+        "export: normalizers": _nbytes(obs_norm) + _nbytes(disc_norm),
+        "export: discriminator": _nbytes(disc_params),
+        # float32 qpos + qvel
+        "export: reference frames": policy_export.MAX_REFERENCE_FRAMES * (mj.nq + mj.nv) * 4,
+    }
+
+
+def breakdown(state: Any) -> dict[str, int]:
+    """Bytes per part of the checkpoint state and of the export."""
+    parts = {f"checkpoint: {f}": _nbytes(getattr(state, f)) for f in state.__dataclass_fields__}
+    parts.update(export_parts(state.params["policy"], state.obs_norm, state.disc_norm,
+                              state.disc_params))
     return parts
 
 
