@@ -251,7 +251,8 @@ def test_deterministic_eval_repeats_byte_for_byte_and_other_seeds_differ(
 
 def test_disc_accuracy_counts_the_steps_the_discriminator_calls_agent(tiny_checkpoint):
     model = evaluation.load_model(tiny_checkpoint)
-    sched = schedules.make_schedule("straight", 12, DT, episodes=2)
+    # The same episodes x steps as `evaluated`: the compiled rollout is reused.
+    sched = schedules.make_schedule("straight", N_STEPS, DT, episodes=EPISODES)
     for score, accuracy in [(-0.5, 1.0), (0.5, 0.0)]:
         params = model.params._replace(disc=constant_disc(model.params.disc, score))
         result = evaluation.rollout(dataclasses.replace(model, params=params), sched, seed=0,

@@ -119,7 +119,7 @@ class Rollout:
 def eval_step(
     ev: Evaluator,
     params: EvalParams,
-    deterministic: bool,
+    deterministic: jax.Array,  # traced bool: the mean action, else sampled
     carry: tuple[State, jax.Array, jax.Array],
     command: tuple[jax.Array, jax.Array],
 ) -> tuple[tuple[State, jax.Array, jax.Array], StepRecord]:
@@ -140,7 +140,11 @@ def eval_step(
 
     rng, k_act = jax.random.split(rng)
     policy = amp_ppo.Policy(ev.learner.config, ev.learner.policy, params.policy, params.obs_norm)
-    nxt = jax.vmap(ev.env.step)(state, policy.act(obs, deterministic, k_act))
+    # `deterministic` is traced, so mean and sampled evaluations share one compiled rollout.
+    mean, std = policy.mean_and_std(obs)
+    noise = jax.random.normal(k_act, mean.shape)
+    action = mean + jp.where(deterministic, 0.0, std) * noise
+    nxt = jax.vmap(ev.env.step)(state, action)
 
     d = amp_ppo.disc_score(ev.learner, params.disc, params.disc_norm,
                            amp_ppo.transition_pair(state, nxt))
@@ -172,7 +176,7 @@ def rollout_chunk(
     carry: tuple[State, jax.Array, jax.Array],
     heading: jax.Array,
     speed: jax.Array,
-    deterministic: bool,
+    deterministic: jax.Array,
 ) -> tuple[tuple[State, jax.Array, jax.Array], StepRecord]:
     """`eval_step` scanned over the time axis of `heading` / `speed` (T, E)."""
     return jax.lax.scan(
@@ -188,8 +192,7 @@ def make_evaluator(config: TrainConfig, expert: ExpertData) -> Evaluator:
     chunk = jax.jit(
         lambda params, carry, heading, speed, deterministic: rollout_chunk(
             ev, params, carry, heading, speed, deterministic
-        ),
-        static_argnums=4,
+        )
     )
     return dataclasses.replace(ev, chunk=chunk)
 
@@ -326,7 +329,8 @@ def rollout(
     parts = []
     for t0 in range(0, total, chunk):
         carry, rec = ev.chunk(
-            model.params, carry, heading[t0 : t0 + chunk], speed[t0 : t0 + chunk], deterministic
+            model.params, carry, heading[t0 : t0 + chunk], speed[t0 : t0 + chunk],
+            jp.bool_(deterministic),
         )
         parts.append(jax.device_get(rec))
         if on_progress is not None:

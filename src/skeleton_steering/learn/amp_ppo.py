@@ -554,13 +554,18 @@ class Policy:
     params: Any
     obs_norm: normalizer.NormalizerState
 
-    def act(self, obs: jax.Array, deterministic: bool = True, rng: jax.Array | None = None):
-        """Action for raw observations `obs` (..., observation_size)."""
+    def mean_and_std(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """The Gaussian's mean and std for raw observations `obs` (..., observation_size)."""
         cfg = self.config.normalizer
         obs_n = normalizer.normalize(self.obs_norm, obs, cfg.clip, cfg.std_floor)
         mean, log_std = self.module.apply(self.params, obs_n)
+        return mean, jp.broadcast_to(jp.exp(log_std), mean.shape)
+
+    def act(self, obs: jax.Array, deterministic: bool = True, rng: jax.Array | None = None):
+        """Action for raw observations `obs` (..., observation_size)."""
+        mean, std = self.mean_and_std(obs)
         if deterministic:
             return mean
         if rng is None:
             raise ValueError("a stochastic action needs an rng key")
-        return mean + jp.exp(log_std) * jax.random.normal(rng, mean.shape)
+        return mean + std * jax.random.normal(rng, mean.shape)
