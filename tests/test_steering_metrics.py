@@ -199,3 +199,85 @@ def test_seventy_five_falls_a_minute_scores_nothing():
     assert out["success_rate"] == 0.0
     # Only the first episode's 39 steps before its fall were upright.
     assert out["upright_share"] == pytest.approx(39 / 1600)
+
+
+def _turner(turn_steps: int | None, fall_at: int | None = None, final_deg: float = 90.0,
+            before: int = 100, after: int = 200) -> SteeringRecord:
+    """Straight ahead (yaw 0) for `before` steps, then commanded to 90 deg for `after` steps;
+    the direction of travel comes round to `final_deg` at an even rate over `turn_steps` steps
+    (None: never turns), at 1 m/s; optionally the episode falls at `fall_at`."""
+    T = before + after
+    k = np.clip(np.arange(T) - before, 0, None)
+    share = np.zeros(T) if turn_steps is None else np.minimum(k / turn_steps, 1.0)
+    angle = np.radians(final_deg * share)
+    fell = np.zeros(T, bool)
+    if fall_at is not None:
+        fell[fall_at] = True
+    changed = np.zeros(T, bool)
+    changed[before] = True
+    return SteeringRecord(
+        velocity=np.stack([np.cos(angle), np.sin(angle)], -1),
+        target_yaw=np.where(np.arange(T) >= before, np.pi / 2, 0.0),
+        target_speed=np.ones(T),
+        fell=fell,
+        since_change=seconds_since_change(changed, fell, DT),
+        dt=DT,
+    )
+
+
+def test_turn_time_is_the_time_until_the_direction_is_within_20_deg():
+    out = summarize(_turner(turn_steps=100))
+    # 0.9 deg per step: past 70 deg (20 short of the new heading) at the 78th step.
+    assert out["turns"] == 1
+    assert out["turn_time_s"] == pytest.approx(78 * DT)
+    assert out["turns_finished"] == 1.0
+
+
+def test_an_unfinished_turn_counts_until_the_next_command():
+    for rec in (_turner(turn_steps=None), _turner(turn_steps=60, final_deg=60.0)):  # 30 short
+        out = summarize(rec)
+        assert out["turn_time_s"] == pytest.approx(200 * DT)
+        assert out["turns_finished"] == 0.0
+    standing = _turner(turn_steps=None)
+    standing = SteeringRecord(**{**standing.__dict__, "velocity": np.zeros((300, 2))})
+    assert summarize(standing)["turn_time_s"] == pytest.approx(200 * DT)
+
+
+def test_falling_never_makes_a_turn_quicker():
+    quick = summarize(_turner(turn_steps=100))["turn_time_s"]
+    for fall_at in (105, 150, 173, 177, 250):
+        out = summarize(_turner(turn_steps=100, fall_at=fall_at))
+        assert out["turn_time_s"] >= quick
+    # Falling 5 steps before the heading is reached: the fall and the 1 s restart after it
+    # are lost, and the turn is only done after them.
+    assert summarize(_turner(turn_steps=100, fall_at=173))["turn_time_s"] == pytest.approx(
+        (173 + 50 + 1 - 100) * DT
+    )
+
+
+def test_the_restart_after_a_fall_is_not_a_turn():
+    T = 300
+    fell = np.zeros(T, bool)
+    fell[99] = True
+    # The new episode's heading differs by 90 deg; the command clock restarts, no command changed.
+    rec = SteeringRecord(
+        velocity=np.tile([1.0, 0.0], (T, 1)),
+        target_yaw=np.where(np.arange(T) >= 100, np.pi / 2, 0.0),
+        target_speed=np.ones(T),
+        fell=fell,
+        since_change=seconds_since_change(np.zeros(T, bool), fell, DT),
+        dt=DT,
+    )
+    out = summarize(rec)
+    assert out["turns"] == 0
+    assert np.isnan(out["turn_time_s"])
+
+
+def test_pooled_rollouts_time_each_turn_and_never_join_two_rollouts_into_one():
+    slow, quick = _turner(turn_steps=200), _turner(turn_steps=100)
+    out = summarize_rollouts([slow, quick])
+    assert out["turns"] == 2
+    assert out["turn_time_s"] == pytest.approx((156 + 78) / 2 * DT)
+    # The first rollout ends commanded to 90 deg, the second starts at 0: not a turn.
+    straight = _record(np.tile([1.0, 0.0], (100, 1)), 0.0, 1.0, since_change=np.arange(100) * DT)
+    assert summarize_rollouts([quick, straight])["turns"] == 1

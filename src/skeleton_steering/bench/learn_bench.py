@@ -51,13 +51,14 @@ WINDOW = 10  # training iterations averaged before each mark
 MARKS_NAME = "marks.json"
 TRAIN_KEYS = ("episode_length", "style_reward", "disc_acc_demo", "disc_acc_agent")
 EVAL_KEYS = ("falls_per_minute", "success_rate", "upright_share", "heading_error_deg",
-             "joint_velocity_rms_ratio")
+             "turn_time_s", "joint_velocity_rms_ratio")
 COLUMNS = {  # key -> table header
     "episode_length": "ep. len (steps)",
     "falls_per_minute": "falls/min",
     "success_rate": "good steps",
     "upright_share": "upright",
     "heading_error_deg": "heading err (deg)",
+    "turn_time_s": "turn time (s)",
     "style_reward": "style r.",
     "disc_acc_demo": "disc acc demo",
     "disc_acc_agent": "disc acc agent",

@@ -11,6 +11,10 @@ Falling never improves a score: the step that falls and the restart after it (th
 failed, whatever the command clock says. Without this, every restart would open a fresh
 settling window that hides the fall (a policy falling 75 times a minute scored 71 % good steps
 on 7 judged steps). `upright_share` is the share of schedule time not lost to falls that way.
+
+Turns are timed on their own (`turn_times`): the heading error of the judged steps mixes how
+straight the character walks with how long it takes to come round, and the second dominates
+it on a schedule of sharp turns.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import numpy as np
 
 SPEED_TOLERANCE = 0.5
 COS_TOLERANCE = 0.7
+# A command change of at least this heading change is a turn; it is done once the direction
+# of travel first comes within TURN_REACHED_DEG of the new heading (the heading-error goal).
+TURN_MIN_CHANGE_DEG = 45.0
+TURN_REACHED_DEG = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,23 +84,75 @@ def judged_and_good(
     return judged, good
 
 
+def _angle_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| wrapped to [0, pi]."""
+    return np.abs((a - b + np.pi) % (2 * np.pi) - np.pi)
+
+
+def turn_times(
+    record: SteeringRecord, lost: np.ndarray, moving_threshold: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds each turn of the record took, and whether it was finished: a pair of (N,) arrays.
+
+    A turn is a command change (not the restart after a fall) whose heading differs from the
+    previous command's by at least TURN_MIN_CHANGE_DEG. It is finished at the first upright
+    step, moving faster than `moving_threshold`, whose direction of travel is within
+    TURN_REACHED_DEG of the new heading. An unfinished turn counts the whole time to the next
+    command change (or the end), and steps lost to a fall (`lost`) never finish one, so
+    falling or stopping never makes a turn look quicker.
+    """
+    n = len(record.fell)
+    if n == 0:
+        return np.zeros(0), np.zeros(0, bool)
+    restart = np.zeros(n, bool)
+    restart[1:] = np.asarray(record.fell, bool)[:-1]
+    new_command = (np.asarray(record.since_change) == 0.0) & ~restart
+    new_command[0] = False
+    starts = np.flatnonzero(new_command)
+    change = _angle_error(record.target_yaw[starts], record.target_yaw[starts - 1])
+    turns = starts[change >= np.radians(TURN_MIN_CHANGE_DEG)]
+    ends = np.searchsorted(starts, turns, side="right")
+    ends = np.append(starts, n)[ends]
+    speed = np.linalg.norm(record.velocity, axis=-1)
+    direction = np.arctan2(record.velocity[:, 1], record.velocity[:, 0])
+    reached = (
+        ~np.asarray(lost, bool)
+        & (speed > moving_threshold)
+        & (_angle_error(direction, record.target_yaw) <= np.radians(TURN_REACHED_DEG))
+    )
+    times, done = np.zeros(len(turns)), np.zeros(len(turns), bool)
+    for i, (t0, t1) in enumerate(zip(turns, ends, strict=True)):
+        hit = np.flatnonzero(reached[t0:t1])
+        done[i] = len(hit) > 0
+        times[i] = (hit[0] if done[i] else t1 - t0) * record.dt
+    return times, done
+
+
 def summarize(
     record: SteeringRecord,
     settle_seconds: float = 1.0,
     moving_threshold: float = 0.1,
     lost: np.ndarray | None = None,
+    turns: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Success share (fall-aware), upright share, heading and speed errors, falls per minute,
-    distance walked, and the mean style reward when the record has one."""
+    """Success share (fall-aware), upright share, heading and speed errors, turn times, falls
+    per minute, distance walked, and the mean style reward when the record has one.
+
+    `turns`: `turn_times` of the record, when already known (pooled rollouts pass their own,
+    so that the end of one rollout and the start of the next never make a turn).
+    """
     if lost is None:
         lost = lost_to_falls(record.fell, record.dt, settle_seconds)
+    if turns is None:
+        turns = turn_times(record, lost, moving_threshold)
+    turn_seconds, turn_done = turns
     judged, good = judged_and_good(record, settle_seconds, moving_threshold, lost)
     upright = judged & ~lost
     speed = np.linalg.norm(record.velocity, axis=-1)
     # Errors describe how the character walks while up; falls are scored by the shares.
     moving = upright & (speed > moving_threshold)
     heading = np.arctan2(record.velocity[:, 1], record.velocity[:, 0])
-    heading_err = np.abs((heading - record.target_yaw + np.pi) % (2 * np.pi) - np.pi)
+    heading_err = _angle_error(heading, record.target_yaw)
     minutes = len(speed) * record.dt / 60.0
     return {
         "success_rate": float(good[judged].mean()) if judged.any() else float("nan"),
@@ -105,6 +165,9 @@ def summarize(
         "speed_error_mps": float(np.abs(speed - record.target_speed)[upright].mean())
         if upright.any()
         else float("nan"),
+        "turns": len(turn_seconds),
+        "turn_time_s": float(turn_seconds.mean()) if len(turn_seconds) else float("nan"),
+        "turns_finished": float(turn_done.mean()) if len(turn_done) else float("nan"),
         "falls_per_minute": float(record.fell.sum() / minutes) if minutes > 0 else float("nan"),
         "distance_m": distance(record),
         **({"style_reward": float(np.mean(record.style))} if record.style is not None else {}),
@@ -166,8 +229,12 @@ def summarize_rollouts(
         dt=dt,
         style=None if any(s is None for s in styles) else np.concatenate(styles),
     )
-    lost = np.concatenate([lost_to_falls(r.fell, r.dt, settle_seconds) for r in records])
-    out = summarize(pooled, settle_seconds, moving_threshold, lost)
+    losts = [lost_to_falls(r.fell, r.dt, settle_seconds) for r in records]
+    turns = [turn_times(r, lo, moving_threshold) for r, lo in zip(records, losts, strict=True)]
+    out = summarize(
+        pooled, settle_seconds, moving_threshold, np.concatenate(losts),
+        (np.concatenate([t[0] for t in turns]), np.concatenate([t[1] for t in turns])),
+    )  # fmt: skip
     lengths = np.concatenate([episode_lengths(r.fell) for r in records]) * dt
     out.update(
         distance_m=float(np.mean([distance(r) for r in records])),

@@ -39,6 +39,8 @@ EVAL_LABELS = {
     "upright_share": "time upright (share of schedule)",
     "heading_error_deg": "heading error (deg)",
     "speed_error_mps": "speed error (m/s)",
+    "turn_time_s": "turn time (s, to within 20 deg of a new heading)",
+    "turns_finished": "turns finished (share)",
     "falls_per_minute": "falls per minute",
     "falls": "falls",
     "distance_m": "distance per episode (m)",
