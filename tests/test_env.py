@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import jax
@@ -12,7 +13,7 @@ from mujoco import mjx
 
 from env_batch import BATCH
 from skeleton_steering.config import ConfigError, from_dict
-from skeleton_steering.env import rewards
+from skeleton_steering.env import env_config, rewards
 from skeleton_steering.env.env_config import EnvConfig
 from skeleton_steering.env.registry import UnknownEnvError, make_env, resolve
 from skeleton_steering.env.steering_env import ExpertFramesError
@@ -98,6 +99,18 @@ def test_task_reward_is_highest_when_velocity_matches_command():
     assert total(speed * direction + 0.5 * side) < best
     assert total(-speed * direction) < best
     assert rewards.tracking_velocity(speed * direction, direction, speed, 2.0) == pytest.approx(1.0)
+
+
+def test_every_reward_term_can_be_weighed_and_heading_alignment_pays_from_the_first_degree():
+    velocity, speed = jp.array([0.0, 0.0]), jp.asarray(1.2)
+    terms = rewards.task_terms(velocity, jp.asarray(0.0), jp.asarray(0.0), speed, 2.0)
+    assert set(terms) == set(env_config.REWARD_TERMS)
+    # Facing away from a new heading: `facing` is flat at 0, heading alignment still rises.
+    away = np.radians([180.0, 150.0, 120.0, 90.0, 60.0, 0.0])
+    align = [float(rewards.heading_alignment(jp.asarray(a), jp.asarray(0.0))) for a in away]
+    assert align[0] == pytest.approx(0.0, abs=1e-7) and align[-1] == pytest.approx(1.0)
+    assert all(b > a for a, b in itertools.pairwise(align))
+    assert float(rewards.facing(jp.asarray(away[1]), jp.asarray(0.0))) == 0.0
 
 
 def test_lateral_cost_is_the_squared_cross_speed_up_to_its_cap():

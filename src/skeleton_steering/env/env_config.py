@@ -29,6 +29,10 @@ class CommandConfig:
             raise ValueError("max_heading_change must be in [0, pi]")
 
 
+# Task reward terms `reward.scales` can weigh (`rewards.task_terms`); a term left out weighs 0.
+REWARD_TERMS = ("tracking_velocity", "lateral_velocity", "facing", "heading_alignment", "alive")
+
+
 @dataclasses.dataclass(frozen=True)
 class RewardConfig:
     """Task reward: named terms summed with these scales."""
@@ -47,7 +51,7 @@ class RewardConfig:
     )
 
     def validate(self) -> None:
-        known = {"tracking_velocity", "lateral_velocity", "facing", "alive"}
+        known = set(REWARD_TERMS)
         unknown = set(self.scales) - known
         if unknown:
             raise ValueError(f"unknown reward terms {sorted(unknown)}; known: {sorted(known)}")

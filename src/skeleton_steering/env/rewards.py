@@ -28,6 +28,15 @@ def facing(heading: jax.Array, target_yaw: jax.Array) -> jax.Array:
     return jp.maximum(jp.cos(target_yaw - heading), 0.0)
 
 
+def heading_alignment(heading: jax.Array, target_yaw: jax.Array) -> jax.Array:
+    """(1 + cos) / 2 between the pelvis' facing and the commanded direction.
+
+    Unlike `facing` (0 beyond 90 deg) and `tracking_velocity` (~0 while walking away), it
+    still rises with every degree turned when the character faces away from a new heading.
+    """
+    return 0.5 * (1.0 + jp.cos(target_yaw - heading))
+
+
 def task_terms(
     planar_velocity: jax.Array,
     heading: jax.Array,
@@ -43,6 +52,7 @@ def task_terms(
         ),
         "lateral_velocity": lateral_velocity(planar_velocity, direction),
         "facing": facing(heading, target_yaw),
+        "heading_alignment": heading_alignment(heading, target_yaw),
         # 1 for every step the character is still up: a denser survival signal than the
         # tracking terms alone, which pay little while the policy cannot yet walk.
         "alive": jp.ones_like(heading),
