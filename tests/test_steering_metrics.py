@@ -238,9 +238,13 @@ def test_an_unfinished_turn_counts_until_the_next_command():
         out = summarize(rec)
         assert out["turn_time_s"] == pytest.approx(200 * DT)
         assert out["turns_finished"] == 0.0
-    standing = _turner(turn_steps=None)
-    standing = SteeringRecord(**{**standing.__dict__, "velocity": np.zeros((300, 2))})
-    assert summarize(standing)["turn_time_s"] == pytest.approx(200 * DT)
+    # Standing still, or shuffling on the spot in the right direction (0.3 m/s of the 1 m/s
+    # commanded, the way a swaying body's velocity points anywhere), never finishes a turn.
+    rec = _turner(turn_steps=100)
+    for scale in (0.0, 0.3):
+        slow = SteeringRecord(**{**rec.__dict__, "velocity": scale * rec.velocity})
+        assert summarize(slow)["turn_time_s"] == pytest.approx(200 * DT)
+        assert summarize(slow)["turns_finished"] == 0.0
 
 
 def test_falling_never_makes_a_turn_quicker():

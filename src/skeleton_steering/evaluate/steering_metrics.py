@@ -96,10 +96,12 @@ def turn_times(
 
     A turn is a command change (not the restart after a fall) whose heading differs from the
     previous command's by at least TURN_MIN_CHANGE_DEG. It is finished at the first upright
-    step, moving faster than `moving_threshold`, whose direction of travel is within
-    TURN_REACHED_DEG of the new heading. An unfinished turn counts the whole time to the next
-    command change (or the end), and steps lost to a fall (`lost`) never finish one, so
-    falling or stopping never makes a turn look quicker.
+    step walking within TURN_REACHED_DEG of the new heading at a speed that passes the
+    good-step criterion (within SPEED_TOLERANCE of the target, and above `moving_threshold`):
+    the direction of a character swaying on the spot points anywhere, so standing still
+    never finishes a turn. An unfinished turn counts the whole time to the next command change
+    (or the end), and steps lost to a fall (`lost`) never finish one, so falling or stopping
+    never makes a turn look quicker.
     """
     n = len(record.fell)
     if n == 0:
@@ -118,6 +120,7 @@ def turn_times(
     reached = (
         ~np.asarray(lost, bool)
         & (speed > moving_threshold)
+        & (np.abs(speed - record.target_speed) <= SPEED_TOLERANCE)
         & (_angle_error(direction, record.target_yaw) <= np.radians(TURN_REACHED_DEG))
     )
     times, done = np.zeros(len(turns)), np.zeros(len(turns), bool)
