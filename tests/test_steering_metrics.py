@@ -285,3 +285,10 @@ def test_pooled_rollouts_time_each_turn_and_never_join_two_rollouts_into_one():
     # The first rollout ends commanded to 90 deg, the second starts at 0: not a turn.
     straight = _record(np.tile([1.0, 0.0], (100, 1)), 0.0, 1.0, since_change=np.arange(100) * DT)
     assert summarize_rollouts([quick, straight])["turns"] == 1
+
+
+def test_the_scripted_45_deg_return_is_a_turn_whatever_the_rounding():
+    rec = _turner(turn_steps=100)
+    for change_deg in (45.0 - 1e-4, 45.0 + 1e-4):
+        yaw = np.where(np.arange(300) >= 100, np.radians(change_deg), 0.0)
+        assert summarize(SteeringRecord(**{**rec.__dict__, "target_yaw": yaw}))["turns"] == 1

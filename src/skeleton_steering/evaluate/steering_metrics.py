@@ -26,9 +26,10 @@ import numpy as np
 
 SPEED_TOLERANCE = 0.5
 COS_TOLERANCE = 0.7
-# A command change of at least this heading change is a turn; it is done once the direction
+# A command change of at least this heading change is a turn (well below the scripted
+# schedule's 45, 90 and 135 deg, so rounding never decides); it is done once the direction
 # of travel first comes within TURN_REACHED_DEG of the new heading (the heading-error goal).
-TURN_MIN_CHANGE_DEG = 45.0
+TURN_MIN_CHANGE_DEG = 30.0
 TURN_REACHED_DEG = 20.0
 
 
