@@ -103,10 +103,6 @@ def _fmt(value: Any, unit: str = "", digits: int = 3) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
-def _percent(share: float) -> float:
-    return 100.0 * share
-
-
 def summary_table(summary: dict[str, Any]) -> Table:
     """The headline numbers as a rich table (of the summary before `json_text`: NaN, not null)."""
     m = summary["metrics"]
@@ -129,7 +125,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
         ("speed error", _fmt(m["speed_error_mps"], " m/s")),
         (f"turn time (to within {TURN_REACHED_DEG:g} deg, {m['turns']} turns)",
          _fmt(m["turn_time_s"], " s", 2)),
-        ("turns finished before the next command", _fmt(_percent(m["turns_finished"]), " %", 1)),
+        ("turns finished before the next command", _fmt(100.0 * m["turns_finished"], " %", 1)),
         ("falls per minute", _fmt(m["falls_per_minute"], "", 2)),
         ("falls", _fmt(m["falls"])),
         ("distance per episode", _fmt(m["distance_m"], " m", 1)),
