@@ -119,9 +119,9 @@ def turn_times(
     speed = np.linalg.norm(record.velocity, axis=-1)
     direction = np.arctan2(record.velocity[:, 1], record.velocity[:, 0])
     reached = (
-        ~np.asarray(lost, bool)
+        good_steps(record, moving_threshold)
+        & ~np.asarray(lost, bool)
         & (speed > moving_threshold)
-        & (np.abs(speed - record.target_speed) <= SPEED_TOLERANCE)
         & (_angle_error(direction, record.target_yaw) <= np.radians(TURN_REACHED_DEG))
     )
     times, done = np.zeros(len(turns)), np.zeros(len(turns), bool)
