@@ -68,6 +68,23 @@ def test_actions_map_to_targets_around_the_standing_pose_inside_the_ranges():
     np.testing.assert_allclose(np.asarray(torque_map(jp.full(m.nu, 3.0))), 1.0)
 
 
+def test_per_family_action_scales_narrow_only_their_joints_and_bad_ones_are_named():
+    m = model.load_mj_model()
+    index = model.default_index()
+    half = 0.5 * np.diff(model.actuated_ranges(m), axis=1)[:, 0]
+    cfg = control.ControlConfig(mode="pd", action_scales={"arm_add": 0.25, "wrist_flex": 0.5})
+    target = np.asarray(control.ActionMap(cfg, m)(jp.full(m.nu, 0.2)))
+    for joint, scale in (("arm_add_r", 0.25), ("arm_add_l", 0.25), ("wrist_flex_l", 0.5),
+                         ("hip_flexion_r", 1.0), ("knee_angle_l", 1.0)):
+        i = index.actuator[joint]
+        assert target[i] == pytest.approx(min(0.2 * scale * half[i], m.jnt_range[
+            m.actuator_trnid[i, 0], 1]), rel=1e-6), joint
+    with pytest.raises(ConfigError, match=r"unknown joint families \['arm'\]"):
+        from_dict(EnvConfig, {"control": {"action_scales": {"arm": 0.5}}}, source="e.yaml")
+    with pytest.raises(ConfigError, match="action_scales: values must be > 0"):
+        from_dict(EnvConfig, {"control": {"action_scales": {"arm_add": 0.0}}}, source="e.yaml")
+
+
 def test_per_family_gains_replace_the_proportional_rule_and_bad_ones_are_named():
     cfg = control.ControlConfig(mode="pd", kp={"knee_angle": 300.0}, kd={"wrist_flex": 0.5})
     gains = control.pd_gains(cfg, model.load_mj_model())

@@ -42,7 +42,7 @@ class ControlConfig:
     torque limit at the same angle error (1 / kp_per_gear rad), so strong hips and weak
     wrists get gains in proportion to what they can do. Damping is `kd_per_kp` x kp (s).
     `kp` / `kd` entries (by joint family, e.g. `knee_angle`) replace the proportional rule
-    for that family.
+    for that family, and `action_scales` entries replace `action_scale` for that family.
     """
 
     # PD by default: zero blow-ups with implicitfast (bench physics), joint velocities near the
@@ -56,19 +56,26 @@ class ControlConfig:
     action_scale: float = 1.0
     kp: dict[str, float] = dataclasses.field(default_factory=dict)
     kd: dict[str, float] = dataclasses.field(default_factory=dict)
+    action_scales: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def validate(self) -> None:
         if self.kp_per_gear <= 0 or self.kd_per_kp < 0 or self.action_scale <= 0:
             raise ValueError("kp_per_gear and action_scale must be > 0 and kd_per_kp >= 0")
-        for name in ("kp", "kd"):
-            gains = getattr(self, name)
-            unknown = sorted(set(gains) - set(FAMILIES))
+        for name in ("kp", "kd", "action_scales"):
+            values = getattr(self, name)
+            unknown = sorted(set(values) - set(FAMILIES))
             if unknown:
                 raise ValueError(
                     f"{name}: unknown joint families {unknown}; known: {', '.join(FAMILIES)}"
                 )
-            if any(v < 0 for v in gains.values()):
-                raise ValueError(f"{name}: gains must be >= 0")
+            if any(v < 0 for v in values.values()):
+                raise ValueError(f"{name}: values must be >= 0")
+        if any(v == 0 for v in self.action_scales.values()):
+            raise ValueError("action_scales: values must be > 0 (a joint with scale 0 is locked)")
+
+    def scale_of(self, joint: str) -> float:
+        """Largest target offset of `joint` per unit action, as a fraction of its half range."""
+        return self.action_scales.get(joint_family(joint), self.action_scale)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,9 +107,11 @@ class ActionMap:
     def __init__(self, config: ControlConfig, torque_model: mujoco.MjModel) -> None:
         self.mode = config.mode
         ranges = skel.actuated_ranges(torque_model)
+        index = skel.build_index(torque_model)
+        scales = [config.scale_of(name) for name in sorted(index.actuator, key=index.actuator.get)]
         # Standing pose: every hinge at zero (see the module docstring).
         half = 0.5 * (ranges[:, 1] - ranges[:, 0])
-        self._scale = jp.asarray(config.action_scale * half, dtype=jp.float32)
+        self._scale = jp.asarray(np.asarray(scales) * half, dtype=jp.float32)
         self._low = jp.asarray(ranges[:, 0], dtype=jp.float32)
         self._high = jp.asarray(ranges[:, 1], dtype=jp.float32)
 
