@@ -113,6 +113,23 @@ def test_every_reward_term_can_be_weighed_and_heading_alignment_pays_from_the_fi
     assert float(rewards.facing(jp.asarray(away[1]), jp.asarray(0.0))) == 0.0
 
 
+def test_walking_alignment_pays_for_facing_the_command_only_while_walking():
+    speed, target = jp.asarray(1.2), jp.asarray(0.0)
+    forward = jp.array([1.2, 0.0])
+    # On the spot it earns nothing, however well it faces the command.
+    assert float(rewards.walking_alignment(jp.zeros(2), target, target, speed)) == 0.0
+    # At the commanded pace it is heading_alignment, rising from the first degree turned.
+    away = np.radians([180.0, 135.0, 90.0, 45.0, 0.0])
+    walked = [float(rewards.walking_alignment(forward, jp.asarray(a), target, speed)) for a in away]
+    aligned = [float(rewards.heading_alignment(jp.asarray(a), target)) for a in away]
+    np.testing.assert_allclose(walked, aligned, atol=1e-6)
+    assert all(b > a for a, b in itertools.pairwise(walked))
+    # Half the pace, half the pay; faster than commanded pays no more than the pace.
+    half = float(rewards.walking_alignment(0.5 * forward, target, target, speed))
+    assert half == pytest.approx(0.5)
+    assert float(rewards.walking_alignment(2.0 * forward, target, target, speed)) == 1.0
+
+
 def test_lateral_cost_is_the_squared_cross_speed_up_to_its_cap():
     direction = jp.array([1.0, 0.0])
     assert float(rewards.lateral_velocity(jp.array([1.0, 0.5]), direction)) == pytest.approx(0.25)

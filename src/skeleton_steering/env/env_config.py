@@ -30,7 +30,8 @@ class CommandConfig:
 
 
 # Task reward terms `reward.scales` can weigh (`rewards.task_terms`); a term left out weighs 0.
-REWARD_TERMS = ("tracking_velocity", "lateral_velocity", "facing", "heading_alignment", "alive")
+REWARD_TERMS = ("tracking_velocity", "lateral_velocity", "facing", "heading_alignment",
+                "walking_alignment", "alive")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,18 @@ def heading_alignment(heading: jax.Array, target_yaw: jax.Array) -> jax.Array:
     return 0.5 * (1.0 + jp.cos(target_yaw - heading))
 
 
+def walking_alignment(
+    velocity: jax.Array, heading: jax.Array, target_yaw: jax.Array, speed: jax.Array
+) -> jax.Array:
+    """`heading_alignment` times the planar speed as a share of v* (at most 1).
+
+    Pays for every degree turned toward the command, like `heading_alignment`, but only while
+    walking: facing the command on the spot earns nothing, so it cannot make standing pay.
+    """
+    pace = jp.minimum(jp.linalg.norm(velocity) / jp.maximum(speed, 1e-3), 1.0)
+    return heading_alignment(heading, target_yaw) * pace
+
+
 def task_terms(
     planar_velocity: jax.Array,
     heading: jax.Array,
@@ -53,6 +65,8 @@ def task_terms(
         "lateral_velocity": lateral_velocity(planar_velocity, direction),
         "facing": facing(heading, target_yaw),
         "heading_alignment": heading_alignment(heading, target_yaw),
+        "walking_alignment": walking_alignment(planar_velocity, heading, target_yaw,
+                                               target_speed),
         # 1 for every step the character is still up: a denser survival signal than the
         # tracking terms alone, which pay little while the policy cannot yet walk.
         "alive": jp.ones_like(heading),
