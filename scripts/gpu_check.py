@@ -33,6 +33,32 @@ def last_json(text: str) -> dict[str, Any] | None:
     return None
 
 
+def write(results: dict[str, Any], out: Path) -> None:
+    """Atomically, after every step: a run cut short still leaves what it measured."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(out)
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                              "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=30)
+        info["gpu"] = smi.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as err:
+        info["gpu"] = f"nvidia-smi failed: {err}"
+    probe = ("import jax, mujoco, flax, optax; print(jax.__version__, mujoco.__version__, "
+             "flax.__version__, optax.__version__, jax.default_backend(), jax.devices()[0])")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=300)
+    info["versions"] = proc.stdout.strip() or proc.stderr[-1000:]
+    info["cpu_cores"] = os.cpu_count()
+    return info
+
+
 def step(name: str, args: list[str], timeout: float, results: dict[str, Any]) -> None:
     t0 = time.perf_counter()
     print(f"== {name}: {' '.join(args)}", flush=True)
@@ -62,25 +88,42 @@ def main() -> int:
     parser.add_argument("--out", default=os.environ.get("OUT", "results") + "/gpu_check.json")
     parser.add_argument("--train_seconds", type=float, default=240.0)
     parser.add_argument("--batches", type=int, nargs="+", default=[4096, 8192, 16384])
+    parser.add_argument("--eval_episodes", type=int, default=64)
+    parser.add_argument("--cache_dir", default=None,
+                        help="expert cache for the training (default: the training builds the "
+                             "bundled sample's in its run dir)")
     args = parser.parse_args()
-    results: dict[str, Any] = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out_json = Path(args.out)
+    results: dict[str, Any] = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "machine": machine()}
+    print(json.dumps(results["machine"]), flush=True)
+    if "gpu" not in results["machine"]["versions"] and "cuda" not in results["machine"][
+            "versions"]:
+        print("no GPU backend: stopping before the benchmarks", flush=True)
+        write(results, out_json)
+        return 1
     batches = [str(b) for b in args.batches]
     step("bench_env", ["bench", "env", "--batch", *batches, "--steps", "50", "--no-native"],
          900, results)
-    step("bench_train", ["bench", "train", "--num_envs", "4096", "--iterations", "5"], 900,
-         results)
+    write(results, out_json)
+    step("bench_train", ["bench", "train", "--num_envs", "4096", "--iterations", "5",
+                         *gpu_overrides()], 900, results)
+    write(results, out_json)
     run_dir = ROOT / "results" / "gpu_check" / "run"
     # A time-boxed training at the GPU preset's sizes (compile time comes on top).
     step("train", ["train", "--run_dir", str(run_dir), "--seed", "0", "--no_progress",
                    "--max_minutes", str(args.train_seconds / 60), *gpu_overrides(),
-                   "eval.every=25", "run.checkpoint_every=25"], args.train_seconds + 900,
+                   "eval.every=25", "run.checkpoint_every=25",
+                   *([f"data.cache_dir={args.cache_dir}"] if args.cache_dir else [])],
+         args.train_seconds + 900,
          results)
+    write(results, out_json)
     model = run_dir / "policy_latest.msgpack"
     if model.is_file():
         out = ROOT / "results" / "gpu_check" / "eval.json"
         step("eval", ["eval", "--model_path", str(model), "--n_steps", "1500", "--episodes",
-                      "64", "--deterministic", "--no_progress", "--out", str(out)], 900,
-             results)
+                      str(args.eval_episodes), "--deterministic", "--no_progress",
+                      "--out", str(out)], 900, results)
         if out.is_file():
             results["eval"]["summary"] = json.loads(out.read_text())["metrics"]
     metrics = run_dir / "metrics.csv"
@@ -88,10 +131,10 @@ def main() -> int:
         rows = metrics.read_text().splitlines()
         results["train"]["metrics_first_last"] = [rows[0], rows[1] if len(rows) > 1 else "",
                                                   rows[-1]]
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.out}")
-    return 0 if all(v.get("exit") == 0 for k, v in results.items() if isinstance(v, dict)) else 1
+    write(results, out_json)
+    print(f"wrote {out_json}")
+    steps = [v for v in results.values() if isinstance(v, dict) and ("exit" in v or "error" in v)]
+    return 0 if all(v.get("exit") == 0 for v in steps) else 1
 
 
 if __name__ == "__main__":

@@ -263,7 +263,10 @@ def test_bench_train_prints_rates_and_one_json_line(config_file, tmp_path, capsy
 
     from skeleton_steering.bench import train_bench
 
-    result = train_bench.run(str(config_file), 8, 8, 2, str(tmp_path), Console(stderr=True))
+    # Overrides size the bench like a preset; --num_envs wins over the same key among them.
+    result = train_bench.run(str(config_file), 8, 8, 2, str(tmp_path), Console(stderr=True),
+                             ["network.policy_hidden=[16,8]", "ppo.num_envs=4096"])
+    assert result["network"]["policy_hidden"] == [16, 8] and result["num_envs"] == 8
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert json.loads(last) == json.loads(json.dumps(result))
     assert result["train_env_steps_per_s"] > 0 and result["physics_steps_per_s"] > 0

@@ -49,6 +49,9 @@ def _add_bench_train(which: argparse._SubParsersAction) -> None:
     train.add_argument("--iterations", type=int, default=5, help="timed training iterations")
     train.add_argument("--run_dir", default="results/bench/train", help="for the sample data")
     train.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                       help="config overrides, e.g. a preset's sizes (a rollout of 4,096 envs "
+                            "needs amp.replay_capacity >= 131072)")
 
 
 def _add_bench_learn(which: argparse._SubParsersAction) -> None:
@@ -149,7 +152,7 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
         from skeleton_steering.bench import train_bench
 
         train_bench.run(args.config, args.num_envs, args.rollout_length, args.iterations,
-                        args.run_dir, console)
+                        args.run_dir, console, args.overrides)
     elif args.command == "bench" and args.bench == "learn":
         _force_cpu_if(args.jax_cpu)
         from skeleton_steering.bench import learn_bench

@@ -31,11 +31,14 @@ def run(
     iterations: int,
     run_dir: str,
     console: Console,
+    overrides: list[str] | None = None,
 ) -> dict[str, Any]:
     if iterations < 1:
         raise ValueError(f"--iterations must be >= 1, got {iterations}")
+    # --num_envs and --rollout_length win over the same keys among the overrides.
     config = train_config.load(
-        config_path, [f"ppo.num_envs={num_envs}", f"ppo.rollout_length={rollout_length}"]
+        config_path,
+        [*(overrides or []), f"ppo.num_envs={num_envs}", f"ppo.rollout_length={rollout_length}"],
     )
     expert = train.resolve_expert(config, Path(run_dir), console)
     compiled = train.compiled_for(config, expert)
@@ -65,6 +68,7 @@ def run(
     row = {
         "num_envs": num_envs,
         "rollout_length": rollout_length,
+        "overrides": list(overrides or []),
         "train_env_steps_per_s": batch / train_s,
         "physics_steps_per_s": batch / phys_s,
         "train_over_physics": phys_s / train_s,

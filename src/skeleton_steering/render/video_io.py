@@ -19,7 +19,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-import imageio_ffmpeg
 import numpy as np
 
 # H.264 in yuv420p plays everywhere (browsers, slides); faststart lets it play while loading.
@@ -80,6 +79,9 @@ class _FfmpegPipe:
         self.tmp = Path(tmp)
         # Lives as long as the process; closed in publish() or abort().
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        # Imported here so that training and evaluation never need the ffmpeg package.
+        import imageio_ffmpeg
+
         cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                "-r", _rate(fps), "-i", "-", "-an", *output_args, str(self.tmp)]
