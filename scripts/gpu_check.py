@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
 CLI = [sys.executable, "-m", "skeleton_steering.cli"]
+
+from skeleton_steering.io_utils import atomic_write_text  # noqa: E402
 
 
 def last_json(text: str) -> dict[str, Any] | None:
@@ -31,14 +34,6 @@ def last_json(text: str) -> dict[str, Any] | None:
         if line.startswith("{"):
             return json.loads(line)
     return None
-
-
-def write(results: dict[str, Any], out: Path) -> None:
-    """Atomically, after every step: a run cut short still leaves what it measured."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(out)
 
 
 def machine() -> dict[str, Any]:
@@ -50,16 +45,25 @@ def machine() -> dict[str, Any]:
         info["gpu"] = smi.stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as err:
         info["gpu"] = f"nvidia-smi failed: {err}"
-    probe = ("import jax, mujoco, flax, optax; print(jax.__version__, mujoco.__version__, "
-             "flax.__version__, optax.__version__, jax.default_backend(), jax.devices()[0])")
+    probe = ("import jax, mujoco, flax, optax; print(jax.default_backend()); "
+             "print(jax.__version__, mujoco.__version__, flax.__version__, optax.__version__, "
+             "jax.devices()[0])")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=300)
-    info["versions"] = proc.stdout.strip() or proc.stderr[-1000:]
+    lines = proc.stdout.strip().splitlines()
+    info["backend"] = lines[0] if len(lines) == 2 else None
+    info["versions"] = lines[1] if len(lines) == 2 else proc.stderr[-1000:]
     info["cpu_cores"] = os.cpu_count()
     return info
 
 
-def step(name: str, args: list[str], timeout: float, results: dict[str, Any]) -> None:
+def write(results: dict[str, Any], out: Path) -> None:
+    """After every step, atomically: a run cut short still leaves what it measured."""
+    atomic_write_text(out, json.dumps(results, indent=1))
+
+
+def step(name: str, args: list[str], timeout: float, results: dict[str, Any],
+         out: Path) -> None:
     t0 = time.perf_counter()
     print(f"== {name}: {' '.join(args)}", flush=True)
     try:
@@ -67,17 +71,19 @@ def step(name: str, args: list[str], timeout: float, results: dict[str, Any]) ->
                               cwd=ROOT)
     except subprocess.TimeoutExpired:
         results[name] = {"error": f"timed out after {timeout:.0f} s"}
+        write(results, out)
         return
     entry: dict[str, Any] = {"exit": proc.returncode, "wall_s": time.perf_counter() - t0}
     entry["result"] = last_json(proc.stdout)
     if proc.returncode != 0:
         entry["stderr_tail"] = proc.stderr[-2000:]
     results[name] = entry
+    write(results, out)
     print(json.dumps(entry)[:2000], flush=True)
 
 
 def gpu_overrides() -> list[str]:
-    sys.path.insert(0, str(ROOT / "src"))
+    # Imported here: it loads JAX and the model, which the probe above keeps out of this process.
     from skeleton_steering.bench.sizes_bench import gpu_overrides as overrides
 
     return overrides(ROOT / "config" / "gpu.yaml")
@@ -97,33 +103,29 @@ def main() -> int:
     results: dict[str, Any] = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "machine": machine()}
     print(json.dumps(results["machine"]), flush=True)
-    if "gpu" not in results["machine"]["versions"] and "cuda" not in results["machine"][
-            "versions"]:
+    if results["machine"]["backend"] != "gpu":
         print("no GPU backend: stopping before the benchmarks", flush=True)
         write(results, out_json)
         return 1
+    preset = gpu_overrides()
     batches = [str(b) for b in args.batches]
     step("bench_env", ["bench", "env", "--batch", *batches, "--steps", "50", "--no-native"],
-         900, results)
-    write(results, out_json)
-    step("bench_train", ["bench", "train", "--num_envs", "4096", "--iterations", "5",
-                         *gpu_overrides()], 900, results)
-    write(results, out_json)
+         900, results, out_json)
+    step("bench_train", ["bench", "train", "--num_envs", "4096", "--iterations", "5", *preset],
+         900, results, out_json)
     run_dir = ROOT / "results" / "gpu_check" / "run"
     # A time-boxed training at the GPU preset's sizes (compile time comes on top).
     step("train", ["train", "--run_dir", str(run_dir), "--seed", "0", "--no_progress",
-                   "--max_minutes", str(args.train_seconds / 60), *gpu_overrides(),
+                   "--max_minutes", str(args.train_seconds / 60), *preset,
                    "eval.every=25", "run.checkpoint_every=25",
                    *([f"data.cache_dir={args.cache_dir}"] if args.cache_dir else [])],
-         args.train_seconds + 900,
-         results)
-    write(results, out_json)
+         args.train_seconds + 900, results, out_json)
     model = run_dir / "policy_latest.msgpack"
     if model.is_file():
         out = ROOT / "results" / "gpu_check" / "eval.json"
         step("eval", ["eval", "--model_path", str(model), "--n_steps", "1500", "--episodes",
                       str(args.eval_episodes), "--deterministic", "--no_progress",
-                      "--out", str(out)], 900, results)
+                      "--out", str(out)], 900, results, out_json)
         if out.is_file():
             results["eval"]["summary"] = json.loads(out.read_text())["metrics"]
     metrics = run_dir / "metrics.csv"

@@ -40,6 +40,8 @@ def run(
         config_path,
         [*(overrides or []), f"ppo.num_envs={num_envs}", f"ppo.rollout_length={rollout_length}"],
     )
+    # What the compiled iteration really runs, reported below.
+    num_envs, rollout_length = config.ppo.num_envs, config.ppo.rollout_length
     expert = train.resolve_expert(config, Path(run_dir), console)
     compiled = train.compiled_for(config, expert)
     learner = compiled.learner
