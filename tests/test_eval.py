@@ -387,6 +387,24 @@ def test_record_without_a_renderer_fails_before_the_rollout(tiny_checkpoint, tmp
     assert not out.exists()
 
 
+def test_render_takes_a_policy_export_alone(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    calls = _fake_render(monkeypatch)
+    alone = tmp_path / "shipped" / "walker.msgpack"
+    alone.parent.mkdir()
+    shutil.copy(tiny_checkpoint.parent / policy_export.LATEST_NAME, alone)
+    out = tmp_path / "videos" / "walker.mp4"
+    args = ["render", "--model_path", str(alone), "--n_steps", str(N_STEPS),
+            "--schedule", "straight", "--seed", "3", "--out", str(out)]
+    assert cli.main(args) == 0
+    assert out.read_bytes() == b"video" and f"wrote {out}" in capsys.readouterr().err
+    (call,) = calls
+    assert len(call["frames"]) == N_STEPS and call["fps"] == pytest.approx(50.0)
+    assert all(f.target_speed == pytest.approx(1.2) for f in call["frames"])
+    assert np.isfinite(np.array([f.qpos for f in call["frames"]])).all()
+    # The export needs nothing beside it and gets nothing written beside it.
+    assert sorted(p.name for p in alone.parent.iterdir()) == ["walker.msgpack"]
+
+
 @pytest.mark.slow  # one episode is another batch size: the rollout compiles again
 def test_record_video_renders_one_episode_of_the_schedule(tiny_checkpoint, tmp_path, monkeypatch):
     calls = _fake_render(monkeypatch)
