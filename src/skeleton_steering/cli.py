@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from skeleton_steering import arg_types
+from skeleton_steering.arg_types import count, finite_float, seed
 from skeleton_steering.entry import run_guarded
 
 DEFAULT_ENV_ID = "SkeletonTorque.walk.mocap"
@@ -17,15 +19,15 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks (each ends with one JSON line)")
     which = bench.add_subparsers(dest="bench", required=True)
     env = which.add_parser("env", help="env steps/s next to bare MJX physics and native MuJoCo")
-    env.add_argument("--batch", type=int, nargs="+", default=[64, 256])
-    env.add_argument("--steps", type=int, default=50, help="control steps per timed rollout")
+    env.add_argument("--batch", type=count, nargs="+", default=[64, 256])
+    env.add_argument("--steps", type=count, default=50, help="control steps per timed rollout")
     env.add_argument("--env_id", default=DEFAULT_ENV_ID)
     env.add_argument("--no-native", action="store_true", help="skip the native MuJoCo rollout")
     env.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
     ret = which.add_parser("retarget", help="retargeting source frames/s and QA summary")
-    ret.add_argument("--rate", type=float, default=100.0, help="source frame rate (Hz)")
-    ret.add_argument("--copies", type=int, default=3, help="copies of the sample clip set")
-    ret.add_argument("--repeats", type=int, default=3, help="timed passes (best is kept)")
+    ret.add_argument("--rate", type=finite_float, default=100.0, help="source frame rate (Hz)")
+    ret.add_argument("--copies", type=count, default=3, help="copies of the sample clip set")
+    ret.add_argument("--repeats", type=count, default=3, help="timed passes (best is kept)")
     ret.add_argument("--clips", default=None,
                      help="folder of AMASS clips to time instead of the bundled sample")
     _add_bench_train(which)
@@ -44,9 +46,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 def _add_bench_train(which: argparse._SubParsersAction) -> None:
     train = which.add_parser("train", help="training env steps/s next to bare MJX physics")
     train.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
-    train.add_argument("--num_envs", type=int, default=64)
-    train.add_argument("--rollout_length", type=int, default=32)
-    train.add_argument("--iterations", type=int, default=5, help="timed training iterations")
+    train.add_argument("--num_envs", type=count, default=64)
+    train.add_argument("--rollout_length", type=count, default=32)
+    train.add_argument("--iterations", type=count, default=5, help="timed training iterations")
     train.add_argument("--run_dir", default="results/bench/train", help="for the sample data")
     train.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -65,7 +67,7 @@ def _add_bench_learn(which: argparse._SubParsersAction) -> None:
 
 def _add_bench_render(which: argparse._SubParsersAction) -> None:
     render = which.add_parser("render", help="video frames/s: rendering alone, + encoding")
-    render.add_argument("--frames", type=int, default=100, help="frames per timed pass")
+    render.add_argument("--frames", type=count, default=100, help="frames per timed pass")
     render.add_argument("--width", type=int, default=640)
     render.add_argument("--height", type=int, default=480)
 
@@ -93,9 +95,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="step the steering environment and summarize it")
     demo.add_argument("--out", default="results/demo", help="directory for summary.json")
-    demo.add_argument("--envs", type=int, default=16)
-    demo.add_argument("--steps", type=int, default=150)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--envs", type=count, default=16)
+    demo.add_argument("--steps", type=count, default=150)
+    demo.add_argument("--seed", type=seed, default=0)
     demo.add_argument("--env_id", default=DEFAULT_ENV_ID)
     demo.add_argument("--cache", default=None, help="expert cache dir for reference-state init")
 
@@ -114,7 +116,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="skeleton-steering", description=__doc__)
+    parser = arg_types.ArgumentParser(prog="skeleton-steering", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo(sub)
     _add_bench(sub)
@@ -202,9 +204,9 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     console = Console(stderr=True)
-    return run_guarded(console, lambda: _dispatch(args, console))
+    # Parsed inside the guard: a bad flag is one line and exit status 2, like bad input.
+    return run_guarded(console, lambda: _dispatch(build_parser().parse_args(argv), console))
 
 
 if __name__ == "__main__":

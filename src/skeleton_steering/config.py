@@ -7,22 +7,43 @@ error in an override's value names the override, not the file).
 
 YAML is read as YAML 1.2 reads numbers (`3e-4` is a float, where YAML 1.1 makes it a string),
 and a key given twice in one mapping is an error naming the key, its line and the file.
+
+Every number must be one the code can compute with: floats finite, integers within int32 (JAX
+computes in 32 bits, so a larger step count would overflow inside a compiled function), and
+fields typed `Seed` within 0..2^32-1 (a JAX PRNG key holds 32 bits of seed; larger seeds would
+collide silently).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
 
 T = TypeVar("T")
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+SEED_MAX = 2**32 - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class IntRange:
+    """Bounds of an integer field other than int32 (used as `Annotated[int, IntRange(...)]`)."""
+
+    low: int
+    high: int
+    what: str
+
+
+Seed = Annotated[int, IntRange(0, SEED_MAX, "a seed")]
 
 
 class ConfigError(ValueError):
@@ -107,10 +128,23 @@ def _coerce(value: Any, hint: Any, path: str, source: str | Sources | None) -> A
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{_where(source, path)} must be a number, got {value!r}")
-        return float(value)
-    if hint is int:
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{_where(source, path)} must be a finite number, got {value!r}")
+        return number
+    if origin is Annotated and args[0] is not int:
+        return _coerce(value, args[0], path, source)
+    if hint is int or origin is Annotated:
+        bounds = next((a for a in args if isinstance(a, IntRange)), None)
+        bounds = bounds or IntRange(INT32_MIN, INT32_MAX, "a 32-bit integer")
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{_where(source, path)} must be an integer, got {value!r}")
+        if not bounds.low <= value <= bounds.high:
+            raise ConfigError(f"{_where(source, path)} must be {bounds.what} in "
+                              f"{bounds.low}..{bounds.high}, got {value}")
         return value
     if hint is bool:
         if not isinstance(value, bool):
@@ -127,7 +161,7 @@ def from_dict(
     cls: type[T], data: Mapping[str, Any], source: str | Sources | None = None, prefix: str = ""
 ) -> T:
     """Build dataclass `cls` from `data`, checking keys and types; defaults fill the gaps."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in data.items():
@@ -191,6 +225,16 @@ _Loader.add_implicit_resolver(
 )
 
 
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: where, and what (PyYAML's own text spans lines)."""
+    if not isinstance(err, yaml.MarkedYAMLError):
+        return " ".join(str(err).split())
+    mark = err.problem_mark or err.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    what = "; ".join(t for t in (err.context, err.problem) if t)
+    return f"{where}{what}"
+
+
 def parse_yaml(text: str) -> Any:
     """`text` parsed as our config YAML (see the module docstring)."""
     return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
@@ -214,7 +258,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: key {err.key!r} appears twice (lines {err.first_line} and "
                           f"{err.line}); give each key once") from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from err
+        raise ConfigError(f"{path}: not valid YAML at {yaml_problem(err)}") from err
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -229,7 +273,8 @@ def _split_override(item: str) -> tuple[str, Any]:
     try:
         value = parse_yaml(raw)
     except yaml.YAMLError as err:
-        raise ConfigError(f"override '{item}': value is not valid YAML: {err}") from err
+        raise ConfigError(f"override '{item}': value is not valid YAML ({yaml_problem(err)})"
+                          ) from err
     return key.strip(), value
 
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from rich.console import Console
 from rich.markup import escape
 
+from skeleton_steering.arg_types import ArgumentParser
 from skeleton_steering.config import ConfigError
 
 # Errors that mean the user's input (files, flags, config) is wrong, not the program.
@@ -127,9 +128,8 @@ def module_main(
     argv: Sequence[str] | None = None,
 ) -> int:
     """`python -m skeleton_steering.<module>`: parse, run, and turn errors into one line."""
-    parser = argparse.ArgumentParser(prog=prog, description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=prog, description=description,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
-    args = parser.parse_args(argv)
     console = Console(stderr=True)
-    return run_guarded(console, lambda: main_from_args(args, console))
+    return run_guarded(console, lambda: main_from_args(parser.parse_args(argv), console))

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from skeleton_steering.arg_types import finite_float, seed
 from skeleton_steering.config import from_dict, read_yaml
 from skeleton_steering.io_utils import check_writable_dir, check_writable_file
 
@@ -30,8 +31,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "KIT from AMASS and point `extract --kit-root` at it instead.",
     )
     sample.add_argument("--out", required=True, help="output directory")
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--rate", type=float, default=100.0, help="frame rate (Hz)")
+    sample.add_argument("--seed", type=seed, default=0)
+    sample.add_argument("--rate", type=finite_float, default=100.0, help="frame rate (Hz)")
 
     ext = sub.add_parser("extract", help="filter AMASS/KIT clips into a subset + manifest.json")
     ext.add_argument("--kit-root", required=True, help="directory with KIT/<subject>/*.npz")

@@ -17,6 +17,8 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
+from skeleton_steering.arg_types import count, index, seed
+from skeleton_steering.evaluate import eval_seeds
 from skeleton_steering.io_utils import check_writable_file
 from skeleton_steering.render.renderer import Frame, render_video
 from skeleton_steering.render.video_io import VideoError, check_video_args
@@ -43,13 +45,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source = render.add_mutually_exclusive_group(required=True)
     source.add_argument("--trajectory", help="trajectory .npz (LocoMuJoCo keys)")
     source.add_argument("--model_path", help="checkpoint of a trained policy")
-    render.add_argument("--clip", type=int, default=None,
+    render.add_argument("--clip", type=index, default=None,
                         help="with --trajectory: render only this clip (0-based)")
-    render.add_argument("--n_steps", type=int, default=DEFAULT_N_STEPS,
+    render.add_argument("--n_steps", type=count, default=DEFAULT_N_STEPS,
                         help="with --model_path: control steps to record")
     render.add_argument("--schedule", default=DEFAULT_SCHEDULE,
                         help="with --model_path: command schedule (random, scripted, straight)")
-    render.add_argument("--seed", type=int, default=0, help="with --model_path: rollout seed")
+    render.add_argument("--seed", type=seed, default=eval_seeds.HELD_OUT_SEED,
+                        help="with --model_path: rollout seed (default: the held-out seed)")
     render.add_argument("--out", default=None,
                         help="output .mp4 (default results/videos/<input stem>.mp4)")
     render.add_argument("--width", type=int, default=None, help=f"default {DEFAULT_WIDTH}")

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -37,6 +38,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from skeleton_steering.arg_types import positive_float, seed
 from skeleton_steering.config import ConfigError, to_dict
 from skeleton_steering.data import cache
 from skeleton_steering.entry import exit_at_once_on_ctrl_c, module_main
@@ -46,6 +48,7 @@ from skeleton_steering.learn import (
     amp_ppo,
     checkpoint,
     expert_data,
+    memory_estimate,
     periodic_eval,
     policy_export,
     run_lock,
@@ -293,14 +296,48 @@ def run(
     """Train until `config.run.iterations`, a signal, or `max_seconds` of training time.
 
     Holds the run directory's lock (`run_lock`) throughout: a second trainer on the same
-    directory raises `run_lock.RunDirInUseError` before writing anything.
+    directory raises `run_lock.RunDirInUseError` before writing anything. What can be refused
+    without a run directory is refused before it exists (`check_inputs`); a run directory this
+    call created is removed again when the run fails before training starts (before
+    `config.yaml` is written), so a refused run leaves nothing behind.
     """
     console = console or Console(stderr=True)
+    check_inputs(config, check_data=expert is None)
+    created = not Path(run_dir).exists()
     run_dir = check_writable_dir(run_dir)
     with run_lock.hold(run_dir, console):
-        return _run_locked(config, run_dir, resume=resume, console=console,
-                           show_progress=show_progress, max_seconds=max_seconds,
-                           on_iteration=on_iteration, expert=expert)
+        try:
+            return _run_locked(config, run_dir, resume=resume, console=console,
+                               show_progress=show_progress, max_seconds=max_seconds,
+                               on_iteration=on_iteration, expert=expert)
+        except BaseException:
+            if created and not (run_dir / "config.yaml").exists():
+                _discard(run_dir)
+            raise
+
+
+def check_inputs(config: TrainConfig, check_data: bool = True) -> None:
+    """Refuse, naming the key, a config that cannot fit in memory or whose data is missing."""
+    memory_estimate.check_fits(config)
+    if not check_data:
+        return
+    trajectory, cache_dir = config.data.trajectory, config.data.cache_dir
+    if trajectory is not None and not Path(trajectory).is_file():
+        raise ConfigError(f"data.trajectory: {trajectory}: "
+                          f"{'is a directory' if Path(trajectory).is_dir() else 'file not found'}")
+    if cache_dir is not None and not Path(cache_dir).is_dir():
+        raise ConfigError(f"data.cache_dir: {cache_dir}: directory not found")
+
+
+def _discard(run_dir: Path) -> None:
+    """Remove a run directory this process made (while it still holds the lock: moved aside
+    first, so a trainer that starts now gets a fresh directory, not this one's remains)."""
+    aside = run_dir.with_name(f".{run_dir.name}.failed-{os.getpid()}")
+    try:
+        os.replace(run_dir, aside)
+    except OSError:
+        return  # left as it is; the error that ended the run is the one to report
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _run_locked(
@@ -453,7 +490,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `python -m skeleton_steering.train` and `skeleton-steering train`."""
     parser.add_argument("--config", default=None, help="training YAML (default: built-in defaults)")
     parser.add_argument("--env_id", default=None, help="environment id (overrides the config)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (overrides the config)")
+    parser.add_argument("--seed", type=seed, default=None,
+                        help="random seed, 0..2^32-1 (overrides the config)")
     parser.add_argument("--run_dir", default=None, help=f"output directory ({DEFAULT_RUN_DIR})")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     parser.add_argument("--deterministic", action="store_true",
@@ -461,7 +499,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
     parser.add_argument("--debug_nans", action="store_true", help="JAX NaN checking (slow)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
-    parser.add_argument("--max_minutes", type=float, default=None,
+    parser.add_argument("--max_minutes", type=positive_float, default=None,
                         help="stop (with a checkpoint) after this much training time in this "
                              "process; --resume continues")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",

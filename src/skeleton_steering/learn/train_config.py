@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from skeleton_steering.config import ConfigError, from_dict, load_config, to_dict
+from skeleton_steering.config import ConfigError, Seed, from_dict, load_config, to_dict
 from skeleton_steering.env.env_config import EnvConfig
 from skeleton_steering.skeleton.features import FEATURE_GROUPS, check_groups
 
@@ -224,7 +224,7 @@ class EvalConfig:
     steps: int = 250
     heading_offsets_deg: tuple[float, ...] = (0.0, 45.0, 90.0, 135.0, 180.0, -135.0, -90.0, -45.0)
     speeds: tuple[float, ...] = (0.8, 1.4)
-    seed: int = 12345
+    seed: Seed = 12345
 
     @property
     def num_envs(self) -> int:
@@ -256,7 +256,7 @@ class RunConfig:
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     env_id: str = "SkeletonTorque.walk.mocap"
-    seed: int = 0
+    seed: Seed = 0
     env: EnvConfig = dataclasses.field(default_factory=EnvConfig)
     network: NetworkConfig = dataclasses.field(default_factory=NetworkConfig)
     ppo: PPOConfig = dataclasses.field(default_factory=PPOConfig)
