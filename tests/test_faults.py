@@ -559,3 +559,88 @@ def test_resuming_onto_a_damaged_metrics_csv_names_it(tmp_path):
     with pytest.raises(ValueError, match=r"metrics.csv: damaged") as info:
         MetricsLog(tmp_path, 1, 64)
     assert str(tmp_path / "metrics.csv") in str(info.value)
+
+
+# -- numbers beyond what the code can represent, oversize configs -----------------------------
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["eval", "--settle_seconds", "inf"], "--settle_seconds"),
+    (["eval", "--settle_seconds", "nan"], "--settle_seconds"),
+    (["eval", "--action_std", "inf"], "--action_std"),
+    (["eval", "--seed", "100000000000000000000000"], "--seed"),
+    (["eval", "--seed", "-1"], "--seed"),
+    (["eval", "--n_steps", "3000000000"], "--n_steps"),
+    (["train", "--seed", "100000000000000000000000"], "--seed"),
+    (["train", "--max_minutes", "nan"], "--max_minutes"),
+    (["sample-kit", "--seed", "4294967296"], "--seed"),
+    (["demo", "--steps", "1e12"], "--steps"),
+])
+def test_flag_numbers_out_of_range_are_one_line_before_any_work(tmp_path, capsys, args, named):
+    """Refused at parsing: the model, the run dir and the outputs are never touched."""
+    out = tmp_path / "out"
+    where = {"eval": ["--model_path", tmp_path / "none.msgpack", "--out", out / "e.json"],
+             "train": ["--run_dir", out], "sample-kit": ["--out", out], "demo": ["--out", out]}
+    status, err = cli([*args, *where[args[0]]], capsys)
+    assert status == 2 and f"argument {named}:" in err and "--help" in err
+    assert err.count("error:") == 1 and "usage:" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("ppo.max_learning_rate=1e400", "must be a finite number, got inf"),
+    ("ppo.learning_rate=.nan", "must be a finite number, got nan"),
+    ("env.episode_length=1000000000000", "must be a 32-bit integer"),
+    ("seed=4294967296", "must be a seed in 0..4294967295"),
+    ("eval.seed=-3", "must be a seed in 0..4294967295"),
+])
+def test_config_numbers_out_of_range_name_the_override(tmp_path, capsys, override, message):
+    run_dir = tmp_path / "run"
+    status, err = cli(["train", "--run_dir", run_dir, override], capsys)
+    assert status == 2 and f"override '{override}'" in err and message in err
+    assert not run_dir.exists()
+
+
+def test_yaml_syntax_error_is_one_line_with_its_place(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ppo:\n  num_envs: [1\n bad: x\n")
+    status, err = cli(["train", "--config", bad, "--run_dir", tmp_path / "run"], capsys)
+    assert status == 2 and f"{bad}: not valid YAML at line 3, column 5" in err
+    capsys.readouterr()
+    main(["train", "--config", str(bad)])
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_oversize_config_is_refused_at_once_with_its_estimate(tmp_path):
+    """Sizes with no limit of their own: refused from the estimate, before allocating."""
+    run_dir = tmp_path / "run"
+    start = time.monotonic()
+    proc = run_exe(["train", "--run_dir", run_dir, "ppo.num_envs=30000000",
+                    "amp.replay_capacity=1000000000"], timeout=60)
+    assert time.monotonic() - start < 10
+    err = " ".join(proc.stderr.split())
+    assert proc.returncode == 2 and "needs at least an estimated" in err and "TiB" in err
+    assert "this machine's memory" in err and "GiB)" in err and "ppo.num_envs" in err
+    assert not run_dir.exists()
+
+
+def test_missing_data_path_leaves_no_run_dir(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    missing = tmp_path / "none.npz"
+    status, err = cli(["train", "--run_dir", run_dir, f"data.trajectory={missing}"], capsys)
+    assert status == 2 and f"data.trajectory: {missing}: file not found" in err
+    status, err = cli(["train", "--run_dir", run_dir, f"data.cache_dir={tmp_path / 'c'}"],
+                      capsys)
+    assert status == 2 and "data.cache_dir" in err
+    assert not run_dir.exists()
+
+
+def test_a_run_that_fails_before_training_removes_the_run_dir_it_made(tmp_path, capsys):
+    """A trajectory that exists but cannot be read: refused after the run dir was made."""
+    bad = tmp_path / "traj.npz"
+    bad.write_bytes(b"not an archive")
+    run_dir = tmp_path / "run"
+    status, err = cli(["train", "--run_dir", run_dir, f"data.trajectory={bad}"], capsys)
+    assert status == 2 and str(bad) in err
+    assert not run_dir.exists() and list(tmp_path.iterdir()) == [bad]
