@@ -620,3 +620,21 @@ def test_readme_documents_the_workflow_commands():
         "tensorboard --logdir results/runs",
     ):
         assert snippet in text, snippet
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ppo.max_learning_rate": 1e400}, "'ppo.max_learning_rate' must be a finite number"),
+        ({"env.episode_length": 10**12}, "'env.episode_length' must be a 32-bit integer"),
+        ({"ppo.num_envs": "many"}, "override 'ppo.num_envs=many'"),
+        ({"ppo.rollout_lenght": 8}, "did you mean 'rollout_length'"),
+    ],
+)
+def test_a_dry_run_refuses_a_bad_train_override_value(tmp_path, overrides, message):
+    """The training config's own checker runs on the overrides when the DAG is built."""
+    wd = make_workdir(tmp_path, {"train": {"overrides": overrides}})
+    proc = snakemake(wd, "-n", check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "invalid config at 'train.overrides'" in text, text
+    assert message in text and "rule train" not in text

@@ -2,6 +2,7 @@
 
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -28,6 +29,47 @@ def _validate_config() -> None:
 
 
 _validate_config()
+
+
+def _config_override_items() -> list[str]:
+    """`train.overrides` as the train CLI's `key=value` arguments (values as YAML flow)."""
+    items = []
+    for key, value in config["train"]["overrides"].items():
+        text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+        items.append(f"{key}={text.removesuffix('...').strip()}")
+    return items
+
+
+def _check_train_config() -> None:
+    """The training config with the workflow's overrides, through the training config's own
+    checker, for every configured seed: a bad value fails the DAG, not a job after the data
+    chain. Skipped (with a note) where the package is not importable on the host, e.g. when
+    every job runs in a container."""
+    try:
+        from skeleton_steering.config import ConfigError
+        from skeleton_steering.learn import train_config
+    except ImportError as err:
+        print(
+            f"note: train.overrides are checked at train time ({err})", file=sys.stderr
+        )
+        return
+    path = Path(config["train"]["config"])
+    items = [
+        f"run.iterations={config['train']['iterations']}",
+        *_config_override_items(),
+    ]
+    for seed in config["seeds"]:
+        try:
+            train_config.load(
+                path if path.is_file() else None, [*items, f"seed={seed}"]
+            )
+        except ConfigError as err:
+            raise WorkflowError(
+                f"invalid config at 'train.overrides' (or 'seeds'): {err}"
+            ) from None
+
+
+_check_train_config()
 
 
 # A registry URI or a local .sif; with `--sdm apptainer` each job runs in it. Empty: none.
@@ -151,9 +193,7 @@ def train_overrides(wildcards, input) -> str:
         f"data.cache_dir={Path(input.traj).parent}",
         f"run.iterations={config['train']['iterations']}",
     ]
-    for key, value in config["train"]["overrides"].items():
-        text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-        items.append(f"{key}={text.removesuffix('...').strip()}")
+    items += _config_override_items()
     return shlex.join(items)
 
 
