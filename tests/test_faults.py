@@ -644,3 +644,72 @@ def test_a_run_that_fails_before_training_removes_the_run_dir_it_made(tmp_path, 
     status, err = cli(["train", "--run_dir", run_dir, f"data.trajectory={bad}"], capsys)
     assert status == 2 and str(bad) in err
     assert not run_dir.exists() and list(tmp_path.iterdir()) == [bad]
+
+
+# -- messages that name what the user gave, outputs only on success ----------------------------
+
+
+def test_extract_with_no_usable_clip_is_input_error_and_writes_nothing(data, tmp_path, capsys):
+    out = tmp_path / "ds"
+    shutil.copytree(data / "ds", out)
+    before = snapshot(out)
+    kit = tmp_path / "kit" / "KIT" / "1"
+    kit.mkdir(parents=True)
+    (kit / "walking01_poses.npz").write_bytes(b"not an archive")
+    _clip(kit / "running01_poses.npz")
+    status, err = cli(["extract", "--kit-root", tmp_path / "kit", "--out", out], capsys)
+    assert status == 2 and "no usable clip under the KIT root" in err
+    assert "walking01_poses.npz" in err and "1 left out by the keywords" in err
+    assert snapshot(out) == before and not leftovers(tmp_path)
+    status, _ = cli(["extract", "--kit-root", tmp_path / "kit", "--out", tmp_path / "new"],
+                    capsys)
+    assert status == 2 and not (tmp_path / "new").exists()
+
+
+def test_retarget_names_missing_clips_and_refuses_other_manifest_versions(data, tmp_path,
+                                                                          capsys):
+    manifest = json.loads((data / "ds" / "manifest.json").read_text())
+    moved = tmp_path / "manifest.json"  # its clips are beside the original, not here
+    moved.write_text(json.dumps(manifest))
+    out = tmp_path / "t.npz"
+    status, err = cli(["retarget", "--manifest", moved, "--out", out], capsys)
+    n = len(manifest["clips"])
+    assert status == 2 and f"{n} of {n} clip files not found" in err
+    assert "t_qa.failed.json" in err and (tmp_path / "t_qa.failed.json").is_file()
+    assert not out.exists() and not (tmp_path / "t_qa.json").exists()
+    moved.write_text(json.dumps({**manifest, "version": 7}))
+    status, err = cli(["retarget", "--manifest", moved, "--out", out], capsys)
+    assert status == 2 and "field 'version' is 7" in err and str(moved) in err
+
+
+def test_disk_full_retarget_and_cache_leave_nothing(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(io_utils.os, "fsync", _fail_fsync(errno.ENOSPC))
+    status, err = cli(["retarget", "--manifest", data / "ds" / "manifest.json", "--out",
+                       tmp_path / "r" / "t.npz"], capsys)
+    assert status == 1 and "No space left on device" in err and str(tmp_path / "r") in err
+    assert ".pending" not in err and list((tmp_path / "r").iterdir()) == []
+    out = tmp_path / "new_cache"
+    status, err = cli(["cache", "--trajectory", data / "traj.npz", "--out", out], capsys)
+    assert status == 1 and "No space left on device" in err and str(out) in err
+    assert ".pending" not in err and not out.exists()
+
+
+def test_cache_of_rejected_input_creates_no_output_folder(tmp_path, capsys):
+    bad = tmp_path / "traj.npz"
+    bad.write_bytes(b"garbage")
+    out = tmp_path / "cache"
+    status, err = cli(["cache", "--trajectory", bad, "--out", out], capsys)
+    assert status == 2 and str(bad) in err and not out.exists()
+
+
+def test_unwritable_out_names_the_path_given_not_the_temp_folder(data, tmp_path, capsys,
+                                                                 monkeypatch):
+    def denied(suffix=None, prefix=None, dir=None):
+        # What the real mkdtemp raises in a folder the user may not write to.
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES),
+                              os.path.join(dir, f"{prefix}abc123"))
+
+    monkeypatch.setattr(io_utils.tempfile, "mkdtemp", denied)
+    out = tmp_path / "ro" / "ex"
+    status, err = cli(["extract", "--kit-root", data / "kit", "--out", out], capsys)
+    assert status == 1 and f"{out}: Permission denied" in err and ".new-" not in err

@@ -206,7 +206,7 @@ def test_manifest_run_survives_bad_clips_and_reports_them(tmp_path):
 
 def test_no_kept_clip_is_an_error_after_writing_the_report(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"clips": [{"path": "gone.npz"}]}))
-    with pytest.raises(RetargetError, match="no clip passed"):
+    with pytest.raises(RetargetError, match=r"no clip passed.*1 of 1 clip files not found"):
         retarget_manifest(tmp_path / "manifest.json", tmp_path / "t.npz")
-    assert (tmp_path / "t_qa.json").is_file()
-    assert not (tmp_path / "t.npz").exists()
+    assert (tmp_path / "t_qa.failed.json").is_file()
+    assert not (tmp_path / "t.npz").exists() and not (tmp_path / "t_qa.json").exists()

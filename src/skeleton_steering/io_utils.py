@@ -28,8 +28,12 @@ def _default_mode() -> int:
 
 
 def _named(err: OSError, path: Path) -> OSError:
-    """`err` with `path` as its file name when the OS gave none (e.g. ENOSPC from write)."""
-    if err.filename is not None:
+    """`err` naming `path`: when the OS gave no file name (e.g. ENOSPC from write), or named
+    one of our hidden temp files (`.name.xxxx.tmp`, `.name.new-xxxx`), which the user never
+    gave and cannot act on."""
+    name = None if err.filename is None else Path(str(err.filename)).name
+    if name is not None and not (name.startswith(".") and (".new-" in name or
+                                                          name.endswith(".tmp"))):
         return err
     return type(err)(err.errno, err.strerror or str(err), str(path))
 
@@ -143,7 +147,7 @@ def make_dir_beside(out: str | Path, tag: str = "new") -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{tag}-", dir=out.parent))
     except OSError as err:
-        raise _named(err, out.parent) from err
+        raise _named(err, out) from err
     os.chmod(work, 0o777 & ~_umask())  # mkdtemp makes it private; outputs are shared
     return work
 

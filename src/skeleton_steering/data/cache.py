@@ -19,11 +19,13 @@ sample walking data end to end (generate -> extract -> retarget -> cache) under 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import inspect
 import itertools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +171,22 @@ def build_cache(
         "frequency": np.array(traj.frequency),
         "cache_key": np.array(key),
     }
-    atomic_write(out_dir / DISC_NAME, lambda fh: np.savez(fh, **disc))
-    save_trajectory(traj, out_dir / TRAJ_NAME)
+    # Both files or neither, and no folder left behind: the trajectory is saved under a hidden
+    # name and renamed once the pairs are written; a folder this call made goes on failure.
+    made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
+    pending = out_dir / f".{TRAJ_NAME}.pending"
+    try:
+        save_trajectory(traj, pending)
+        atomic_write(out_dir / DISC_NAME, lambda fh: np.savez(fh, **disc))
+        os.replace(pending, out_dir / TRAJ_NAME)
+    except BaseException as err:
+        pending.unlink(missing_ok=True)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if isinstance(err, OSError) and ".pending" in str(err.filename):
+            raise type(err)(err.errno, err.strerror, str(out_dir / TRAJ_NAME)) from err
+        raise
     return {"trajectory": str(out_dir / TRAJ_NAME), "disc_obs": str(out_dir / DISC_NAME),
             "frames": traj.n_frames, "pairs": int(frame.size), "clips": traj.n_clips,
             "feature_size": int(feats.shape[1]), "frequency": traj.frequency, "cache_key": key}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -92,12 +93,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
         return 0
     if args.command == "extract":
-        from skeleton_steering.data.kit_extract import extract
+        from skeleton_steering.data.kit_extract import NoUsableClipError, extract
 
-        manifest = extract(args.kit_root, args.out, _extract_config(args), console)
-        s = manifest["summary"]
-        console.print(f"extract: kept {s['kept']} of {s['found']} clips ({s['seconds']:.1f} s) "
-                      f"-> {args.out}/manifest.json")
+        try:
+            manifest = extract(args.kit_root, args.out, _extract_config(args), console)
+        except NoUsableClipError as err:
+            manifest, failed = err.manifest, err
+        else:
+            failed = None
+            s = manifest["summary"]
+            console.print(f"extract: kept {s['kept']} of {s['found']} clips "
+                          f"({s['seconds']:.1f} s) -> {args.out}/manifest.json")
         by_keyword = 0
         for item in manifest["skipped"]:
             if item["reason"].startswith(("no include keyword", "exclude keyword")):
@@ -105,11 +111,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
             else:
                 console.print(f"[yellow]skipped[/] {escape(item['path'])}: "
                               f"{escape(item['reason'])}", soft_wrap=True)
-        if not s["kept"]:
-            console.print(f"[bold red]error:[/] no usable clip found ({by_keyword} left out by "
-                          f"the keywords, the others for the reasons above; all in "
-                          f"{escape(args.out)}/manifest.json)", soft_wrap=True)
-            return 1
+        if failed is not None:
+            raise ValueError(f"{failed} ({by_keyword} left out by the keywords "
+                             f"{list(manifest['filters']['include'])}, the others for the "
+                             "reasons above)")
         return 0
     if args.command == "retarget":
         from skeleton_steering.data.retarget import RetargetConfig, qa_path, retarget_manifest
@@ -125,6 +130,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.command == "cache":
         from skeleton_steering.data.cache import (
+            DISC_NAME,
             CacheSettings,
             StaleCacheError,
             build_cache,
@@ -139,7 +145,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 return 0
             except StaleCacheError:
                 pass
-        check_writable_dir(args.out)  # before the features are computed
+        # Before the features are computed; creates nothing (build_cache makes the folder).
+        check_writable_file(Path(args.out) / DISC_NAME)
         summary = build_cache(args.trajectory, args.out, settings, console)
         console.print(f"cache: {json.dumps(summary)}")
         return 0

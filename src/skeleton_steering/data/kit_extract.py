@@ -38,6 +38,15 @@ from skeleton_steering.io_utils import atomic_write, atomic_write_text, make_dir
 from skeleton_steering.progress import track
 
 MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+class NoUsableClipError(ValueError):
+    """No clip passed the filters; `manifest` says why each was left out (nothing written)."""
+
+    def __init__(self, message: str, manifest: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.manifest = manifest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,8 +177,8 @@ def extract(
 ) -> dict[str, Any]:
     """Filter the clips under `kit_root` into `out` and write `out/manifest.json`.
 
-    Returns the manifest. Raises `FileNotFoundError` when `kit_root` is not a directory; a
-    manifest with no kept clips is still written (the caller decides the exit status).
+    Returns the manifest. Raises `FileNotFoundError` when `kit_root` is not a directory, and
+    `NoUsableClipError` (with the manifest, `out` left as it was) when no clip is kept.
     """
     config = config or ExtractConfig()
     root = Path(kit_root)
@@ -189,7 +198,7 @@ def extract(
                 kept.append(entry)
         skipped.sort(key=lambda item: item["path"])
         manifest = {
-            "version": 1,
+            "version": MANIFEST_VERSION,
             "kit_root": str(root.resolve()),
             "filters": to_dict(config),
             "clips": kept,
@@ -198,6 +207,10 @@ def extract(
                         "skipped": len(skipped),
                         "seconds": round(sum(c["duration"] for c in kept), 3)},
         }
+        if not kept:
+            raise NoUsableClipError(
+                f"no usable clip under the KIT root {root} ({len(skipped)} found, none kept); "
+                f"nothing written to {out}", manifest)
         atomic_write_text(work / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
         replace_dir(work, out)
     except BaseException:

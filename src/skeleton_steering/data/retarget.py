@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ from skeleton_steering.data.amass import AmassClip, AmassFormatError, read_clip
 from skeleton_steering.data.contacts import plant_feet, source_contacts
 from skeleton_steering.data.feasibility import feasibility_qa
 from skeleton_steering.data.ik import foot_point_local, pin_feet
-from skeleton_steering.data.kit_extract import sha256_of
+from skeleton_steering.data.kit_extract import MANIFEST_VERSION, sha256_of
 from skeleton_steering.data.pose_fit import fit_pose
 from skeleton_steering.data.trajectory import Trajectory, from_clips, save_trajectory
 from skeleton_steering.io_utils import atomic_write_text
@@ -341,6 +342,10 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise RetargetError(f"{path}: not valid JSON ({err})") from err
+    version = data.get("version", MANIFEST_VERSION) if isinstance(data, dict) else None
+    if isinstance(data, dict) and version != MANIFEST_VERSION:
+        raise RetargetError(f"{path}: field 'version' is {version!r}; this version of retarget "
+                            f"reads manifest version {MANIFEST_VERSION} (rerun extract)")
     clips = data.get("clips") if isinstance(data, dict) else None
     if not isinstance(clips, list):
         raise RetargetError(f"{path}: field 'clips' missing or not a list")
@@ -356,6 +361,22 @@ def qa_path(out: str | Path) -> Path:
     return out.with_name(f"{out.stem}_qa.json")
 
 
+def failed_qa_path(out: str | Path) -> Path:
+    """Where the QA report goes when no clip was kept (named so, never taken for a result)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_qa.failed.json")
+
+
+def _why_none_kept(rows: list[dict[str, Any]]) -> str:
+    missing = [r["path"] for r in rows if str(r.get("reason", "")).endswith("file not found")]
+    if missing:
+        return (f"{len(missing)} of {len(rows)} clip files not found (first: {missing[0]}; "
+                "paths are relative to the manifest)")
+    if not rows:
+        return "the manifest lists no clip"
+    return f"{len(rows)} clips dropped (first: {rows[0]['path']}: {rows[0]['reason']})"
+
+
 def retarget_manifest(
     manifest: str | Path, out: str | Path, config: RetargetConfig | None = None,
     console: Console | None = None,
@@ -363,8 +384,9 @@ def retarget_manifest(
     """Retarget every clip of an `extract` manifest into one trajectory file at `out`.
 
     Writes `out` (kept clips, concatenated) and `<stem>_qa.json` beside it (per-clip QA, dropped
-    clips with reasons, summary); returns the QA report. One bad clip never stops the run;
-    raises `RetargetError` (after writing the QA report) when no clip is kept.
+    clips with reasons, summary), the two together or neither; returns the QA report. One bad
+    clip never stops the run; when no clip is kept, raises `RetargetError` naming the reason
+    and the report, written as `<stem>_qa.failed.json` (`out` and `_qa.json` untouched).
     """
     config = config or RetargetConfig()
     console = console or Console(stderr=True)
@@ -401,15 +423,27 @@ def retarget_manifest(
         "clips": rows,
         "summary": summarize(rows),
     }
-    atomic_write_text(qa_path(out), json.dumps(report, indent=2) + "\n")
+    report_text = json.dumps(report, indent=2) + "\n"
     if not kept:
-        raise RetargetError(
-            f"{manifest}: no clip passed retargeting QA (see {qa_path(out)})"
-        )
+        atomic_write_text(failed_qa_path(out), report_text)
+        raise RetargetError(f"{manifest}: no clip passed retargeting QA: {_why_none_kept(rows)}; "
+                            f"report in {failed_qa_path(out)}")
     traj = from_clips(kept, config.output_frequency(), {
         "clips": names, "source": str(manifest), "retarget": to_dict(config),
     })
-    save_trajectory(traj, out)
+    # Trajectory and report appear together or not at all: the trajectory is saved under a
+    # hidden name first and renamed once the report is written.
+    out = Path(out)
+    pending = out.with_name(f".{out.name}.pending")
+    try:
+        save_trajectory(traj, pending)
+        atomic_write_text(qa_path(out), report_text)
+        os.replace(pending, out)
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror or str(err), str(out)) from err
+    finally:
+        pending.unlink(missing_ok=True)
+    failed_qa_path(out).unlink(missing_ok=True)
     return report
 
 
