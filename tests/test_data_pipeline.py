@@ -15,7 +15,7 @@ from skeleton_steering.data.cache import (
     disc_features,
     load_expert_cache,
 )
-from skeleton_steering.data.kit_extract import ExtractConfig, extract
+from skeleton_steering.data.kit_extract import ExtractConfig, NoUsableClipError, extract
 from skeleton_steering.data.sample import MOTIONS, generate_motion
 from skeleton_steering.skeleton import model
 from skeleton_steering.skeleton.features import feature_size
@@ -123,7 +123,10 @@ def test_extract_filters_and_reports_every_skipped_clip(tmp_path):
     assert "duration" in reasons["walking_short01_poses.npz"]
     assert "field 'trans'" in reasons["walking_bad01_poses.npz"]
     # Rate filter, and 120 Hz input retargets to the control rate.
-    assert extract(tmp_path, tmp_path / "o2", ExtractConfig(max_rate=100.0))["clips"] == []
+    with pytest.raises(NoUsableClipError) as info:
+        extract(tmp_path, tmp_path / "o2", ExtractConfig(max_rate=100.0))
+    assert "frame rate 120 Hz" in info.value.manifest["skipped"][-1]["reason"]
+    assert not (tmp_path / "o2").exists()
     assert main(["retarget", "--manifest", str(tmp_path / "out" / "manifest.json"),
                  "--out", str(tmp_path / "t.npz")]) == 0
     from skeleton_steering.data.trajectory import load_trajectory
@@ -133,9 +136,10 @@ def test_extract_filters_and_reports_every_skipped_clip(tmp_path):
 
 def test_extract_exit_status_says_whether_anything_was_found(tmp_path, capsys):
     (tmp_path / "kit").mkdir()
+    # Nothing usable is an input error: nothing is written.
     assert main(["extract", "--kit-root", str(tmp_path / "kit"), "--out",
-                 str(tmp_path / "o")]) == 1
-    assert json.loads((tmp_path / "o" / "manifest.json").read_text())["clips"] == []
+                 str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
     assert main(["extract", "--kit-root", str(tmp_path / "nope"), "--out",
                  str(tmp_path / "o")]) == 2
     assert "not a directory" in capsys.readouterr().err
