@@ -7,8 +7,9 @@ import pytest
 from skeleton_steering.config import ConfigError
 from skeleton_steering.learn import memory_estimate, train_config
 
-SIZES = memory_estimate.ModelSizes(observation=85, action=27, disc_features=82,
-                                   env_state_bytes=37_500)
+SIZES = memory_estimate.ModelSizes(
+    observation=85, action=27, disc_features=82, env_state_bytes=37_500
+)
 
 
 def _total(*overrides: str) -> int:

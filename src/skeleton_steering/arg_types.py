@@ -66,7 +66,9 @@ def int_in(low: int, high: int, what: str = "an integer") -> Callable[[str], int
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"must be {what}, an integer in {low}..{high}, got {text!r}"
+            ) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"must be {what} in {low}..{high}, got {text}")
         return value

@@ -78,13 +78,17 @@ def estimate(config: TrainConfig, sizes: ModelSizes) -> dict[str, int]:
     state = sizes.env_state_bytes + obs * FLOAT_BYTES
     transition = 2 * obs + act + 2 * disc + _TRANSITION_SCALARS
     minibatch_copy = obs + act + _UPDATE_SCALARS + 2 * disc
-    params = (_mlp_params(obs, net.policy_hidden, act) + act
-              + _mlp_params(obs, net.value_hidden, 1)
-              + _mlp_params(2 * disc, net.disc_hidden, 1))
+    params = (
+        _mlp_params(obs, net.policy_hidden, act)
+        + act
+        + _mlp_params(obs, net.value_hidden, 1)
+        + _mlp_params(2 * disc, net.disc_hidden, 1)
+    )
     parts = {
         "env states (ppo.num_envs)": 2 * ppo.num_envs * state,
-        "rollout (ppo.num_envs x ppo.rollout_length)":
-            ppo.batch_size * (transition + _UPDATE_SCALARS + minibatch_copy) * FLOAT_BYTES,
+        "rollout (ppo.num_envs x ppo.rollout_length)": ppo.batch_size
+        * (transition + _UPDATE_SCALARS + minibatch_copy)
+        * FLOAT_BYTES,
         "replay (amp.replay_capacity)": config.amp.replay_capacity * 2 * disc * FLOAT_BYTES,
         "networks": 4 * params * FLOAT_BYTES,  # parameters, gradients, Adam's two moments
         "evaluation (eval)": 2 * config.eval.num_envs * state,
@@ -123,8 +127,12 @@ def _size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_fits(config: TrainConfig, host_bytes: int | None = None,
-               device_bytes: int | None = None, sizes: ModelSizes | None = None) -> int:
+def check_fits(
+    config: TrainConfig,
+    host_bytes: int | None = None,
+    device_bytes: int | None = None,
+    sizes: ModelSizes | None = None,
+) -> int:
     """The estimate in bytes; raises `ConfigError` naming it when it exceeds the machine's
     memory (the host's total, and the accelerator's when training runs on one)."""
     parts = estimate(config, sizes or model_sizes())
