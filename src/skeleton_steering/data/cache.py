@@ -125,6 +125,13 @@ def disc_features(qpos: np.ndarray, qvel: np.ndarray, key_pos: np.ndarray) -> np
                          key_pos.astype(np.float32)))
 
 
+def frame_features(traj: Trajectory) -> np.ndarray:
+    """Discriminator features (T, F) of every frame of `traj`, which carries kinematics
+    (`with_kinematics`): what `expert_disc_obs.npz` holds, before pairing."""
+    key_pos = traj.site_xpos[:, skel.default_index().key_sites]
+    return disc_features(traj.qpos, traj.qvel, key_pos)
+
+
 def with_kinematics(traj: Trajectory, console: Console | None = None) -> Trajectory:
     """`traj` with per-frame body and site kinematics from native MuJoCo."""
     m = skel.load_mj_model()
@@ -160,8 +167,7 @@ def build_cache(
         **traj.metadata, "cache_key": key, "cache_source": str(trajectory),
         "cache_settings": to_dict(settings),
     })
-    key_pos = traj.site_xpos[:, skel.default_index().key_sites]
-    feats = disc_features(traj.qpos, traj.qvel, key_pos)
+    feats = frame_features(traj)
     frame, clip = pair_indices(traj.split_points)
     disc = {
         "obs": feats[frame].astype(np.float32),

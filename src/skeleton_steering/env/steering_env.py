@@ -213,6 +213,15 @@ class SteeringEnv:
 
         info = dict(state.info)
         finite = jp.isfinite(data.qpos).all() & jp.isfinite(data.qvel).all()
+        # Keep the arithmetic below finite; the environment is reset anyway.
+        data = data.replace(
+            qpos=jp.where(finite, data.qpos, state.data.qpos),
+            qvel=jp.where(finite, data.qvel, jp.zeros_like(data.qvel)),
+        )
+        # mjx.step computes body and site positions before it integrates, so after the loop
+        # they lag qpos by one substep; features, the fall check and the blow-up check must
+        # see the state the step ends in, as the expert cache's forward kinematics does.
+        data = mjx.kinematics(self.mjx_model, data)
         # Bodies 1.. (0 is the world); a non-finite state reads as infinitely fast.
         body_speed = jp.max(
             jp.linalg.norm(data.xpos[1:] - start_xpos[1:], axis=-1) / self._control_dt
@@ -220,11 +229,6 @@ class SteeringEnv:
         body_speed = jp.where(finite & jp.isfinite(body_speed), body_speed, jp.inf)
         exploded = body_speed > self.config.termination.max_body_speed
         sane = finite & ~exploded
-        # Keep the arithmetic below finite; the environment is reset anyway.
-        data = data.replace(
-            qpos=jp.where(finite, data.qpos, state.data.qpos),
-            qvel=jp.where(finite, data.qvel, jp.zeros_like(data.qvel)),
-        )
 
         planar_velocity = (data.qpos[0:2] - start_xy) / self._control_dt
         heading = spatial.heading_of(data.qpos[3:7])
