@@ -33,14 +33,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from skeleton_steering.arg_types import count, non_negative_float, positive_float, seed
 from skeleton_steering.entry import module_main
-from skeleton_steering.evaluate import eval_seeds, leg_overlap, schedules, steering_metrics
 from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.evaluate import rollout as evaluation
-from skeleton_steering.evaluate.steering_metrics import MOVING_THRESHOLD, SETTLE_SECONDS
-from skeleton_steering.io_utils import atomic_write_text, check_writable_file, file_sha256
+from skeleton_steering.evaluate import schedules, steering_metrics
+from skeleton_steering.io_utils import atomic_write_text, check_writable_file
 from skeleton_steering.learn import train
 
 DEFAULT_OUT_DIR = Path("results/eval")
+# ProtoMotions' settling window and "moving" speed (see steering_metrics).
+SETTLE_SECONDS = 1.0
+MOVING_THRESHOLD = 0.1
 
 
 class RenderUnavailableError(RuntimeError):
@@ -99,7 +101,7 @@ def evaluate(
     n_steps: int,
     schedule: str = "scripted",
     episodes: int = 1,
-    seed: int = eval_seeds.HELD_OUT_SEED,
+    seed: int = 0,
     deterministic: bool = True,
     action_std: float | None = None,
     settle_seconds: float = SETTLE_SECONDS,
@@ -141,7 +143,6 @@ def evaluate(
     records = evaluation.steering_records(result, sched)
     metrics = steering_metrics.summarize_rollouts(records, settle_seconds, MOVING_THRESHOLD)
     metrics["nonfinite_steps"] = int(result.nonfinite.sum())
-    metrics.update(leg_overlap.overlap_steps(result.qpos, result.fell))
     metrics["task_reward"] = float(result.task_reward.mean())
     # Share of steps the discriminator tells apart from the demonstrations (training's
     # disc_acc_agent, here on this evaluation's actions).
@@ -149,7 +150,6 @@ def evaluate(
     meta = model.ckpt.meta
     summary = {
         "checkpoint": str(model.ckpt.path),
-        "checkpoint_sha256": file_sha256(model.ckpt.path),
         "iteration": meta.get("iteration"),
         "env_steps": meta.get("env_steps"),
         "env_id": model.config.env_id,
@@ -157,14 +157,14 @@ def evaluate(
         "n_steps": n_steps,
         "episodes": episodes,
         "seed": seed,
-        "seed_role": eval_seeds.role(seed),
         "deterministic": deterministic,
         "action_std": 0.0 if deterministic else (action_std or learned_std),
         "control_dt": dt,
         "settle_seconds": settle_seconds,
         "criterion": {
-            **steering_metrics.criterion(settle_seconds),
-            "leg_overlap_depth_m": leg_overlap.OVERLAP_DEPTH_M,
+            "speed_tolerance_mps": steering_metrics.SPEED_TOLERANCE,
+            "cos_tolerance": steering_metrics.COS_TOLERANCE,
+            "moving_threshold_mps": MOVING_THRESHOLD,
         },
         "metrics": metrics,
         "per_episode": eval_output.per_episode(records, settle_seconds, MOVING_THRESHOLD),
@@ -277,10 +277,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", default="scripted",
                         help=f"command schedule: {', '.join(schedules.SCHEDULES)}")
     parser.add_argument("--episodes", type=count, default=1, help="parallel episodes")
-    parser.add_argument("--seed", type=seed, default=eval_seeds.HELD_OUT_SEED,
-                        help="reset keys, actions, random schedule (0..2^32-1; default: the "
-                             f"held-out seed {eval_seeds.HELD_OUT_SEED}, seeds below "
-                             f"{eval_seeds.HELD_OUT_START} are for tuning)")
+    parser.add_argument("--seed", type=seed, default=0,
+                        help="reset keys, actions, random schedule (0..2^32-1)")
     parser.add_argument("--deterministic", action="store_true",
                         help="mean actions, deterministic XLA ops: byte-identical outputs")
     parser.add_argument("--action_std", type=positive_float, default=None,
