@@ -16,6 +16,13 @@ to the next one plus a dict of scalar metrics, as nested `lax.scan`s with no hos
 Static pieces (env, networks, optimizers, config) travel in `Learner`, which the step functions
 take as their first argument; `make_iteration` closes over it once for `jax.jit`. Demo pairs are
 an argument of the iteration, not a constant baked into the compiled program.
+
+Over several devices (`make_iteration` with a mesh) the same functions run per device inside
+`shard_map`, given the mesh axis as `dp` (`data_parallel.DeviceAxis`): each device steps its
+block of the environments, the whole-batch random draws and minibatches are the ones a single
+device makes, each device takes its share, and gradients, metrics and normalizer statistics
+are reduced over the devices (`data_parallel` has the why). With `dp` None every function is
+the single-device code, unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ import numpy as np
 import optax
 
 from skeleton_steering.env.steering_env import State, SteeringEnv
-from skeleton_steering.learn import exploration, losses, networks, normalizer, replay
+from skeleton_steering.learn import data_parallel, exploration, losses, networks, normalizer, replay
+from skeleton_steering.learn.data_parallel import DeviceAxis
 from skeleton_steering.learn.gae import compute_gae
 from skeleton_steering.learn.train_config import TrainConfig
 from skeleton_steering.skeleton import features, model
@@ -120,6 +128,33 @@ def _strong(tree: Any) -> Any:
     return jax.tree.map(lambda x: jp.array(np.asarray(x)), tree)
 
 
+def state_specs(state: TrainingState, axis: str = data_parallel.AXIS) -> TrainingState:
+    """How a training state lies on a device mesh: the environments, their episode counters
+    and the replay buffer's rows split along `axis`, everything else replicated."""
+    P = jax.sharding.PartitionSpec
+    split = P(axis)
+    specs = jax.tree.map(lambda _: P(), state)
+    return specs.replace(
+        env_state=jax.tree.map(lambda _: split, state.env_state),
+        episodes=jax.tree.map(lambda _: split, state.episodes),
+        replay=specs.replay.replace(data=split),
+    )
+
+
+def split_sizes(config: TrainConfig) -> dict[str, int]:
+    """The sizes a device count must divide, named as the config names them."""
+    ppo, amp = config.ppo, config.amp
+    batch = "ppo.num_envs * ppo.rollout_length"
+    return {
+        "ppo.num_envs": ppo.num_envs,
+        f"the PPO minibatch ({batch} / ppo.num_minibatches)": ppo.batch_size // ppo.num_minibatches,
+        f"the discriminator minibatch ({batch} / amp.num_minibatches)": (
+            ppo.batch_size // amp.num_minibatches
+        ),
+        "amp.replay_capacity": amp.replay_capacity,
+    }
+
+
 def init_state(learner: Learner, seed: int, demo_pairs: jax.Array) -> TrainingState:
     """Fresh networks, normalizers seeded from the first observations and the demo data."""
     env, cfg = learner.env, learner.config
@@ -189,12 +224,27 @@ def disc_score(
     return learner.disc.apply(disc_params, normalize_pairs(learner, disc_norm, pairs))
 
 
-def with_input_noise(learner: Learner, rng: jax.Array, z: jax.Array) -> jax.Array:
+def _normal_rows(
+    rng: jax.Array, shape: tuple[int, ...], dp: DeviceAxis | None, parts: int = 1
+) -> jax.Array:
+    """A standard-normal draw of `shape`; over devices, this device's rows of the draw for the
+    whole batch: `shape` is the device's, `parts` equal blocks of rows, each of which is this
+    device's block of the matching block of the whole draw."""
+    if dp is None:
+        return jax.random.normal(rng, shape)
+    rows = shape[0] // parts
+    whole = jax.random.normal(rng, (parts * rows * dp.size, *shape[1:]))
+    return dp.block(whole.reshape(parts, rows * dp.size, *shape[1:]), axis=1).reshape(shape)
+
+
+def with_input_noise(
+    learner: Learner, rng: jax.Array, z: jax.Array, dp: DeviceAxis | None = None, parts: int = 1
+) -> jax.Array:
     """Normalized pairs plus `amp.input_noise` Gaussian noise on the features it sees."""
     sigma = learner.config.amp.input_noise
     if sigma == 0.0:
         return z
-    return z + sigma * jax.random.normal(rng, z.shape) * learner.disc_mask
+    return z + sigma * _normal_rows(rng, z.shape, dp, parts) * learner.disc_mask
 
 
 def policy_action(learner: Learner, policy_params: Any, obs_n: jax.Array, noise: jax.Array):
@@ -226,10 +276,12 @@ def rollout_step(
     ts: TrainingState,
     carry: tuple[State, EpisodeTracker, jax.Array, jax.Array],
     _: Any,
+    dp: DeviceAxis | None = None,
 ):
     env_state, episodes, rng, noise = carry
     rng, k_act = jax.random.split(rng)
-    noise = exploration.next_noise(noise, k_act, learner.config.network.noise_correlation)
+    fresh = None if dp is None else _normal_rows(k_act, noise.shape, dp)
+    noise = exploration.next_noise(noise, k_act, learner.config.network.noise_correlation, fresh)
     obs_n = normalize_obs(learner, ts.obs_norm, env_state.obs)
     action, log_prob = policy_action(learner, ts.params["policy"], obs_n, noise)
     nxt = jax.vmap(learner.env.step)(env_state, action)
@@ -283,14 +335,15 @@ class PPOBatch(NamedTuple):
     returns: jax.Array
 
 
-def ppo_loss(learner: Learner, params: Any, batch: PPOBatch):
-    """Clipped surrogate + value loss - entropy bonus, and its metrics."""
+def ppo_loss(learner: Learner, params: Any, batch: PPOBatch, dp: DeviceAxis | None = None):
+    """Clipped surrogate + value loss - entropy bonus, and its metrics (over devices: of this
+    device's share of the minibatch, the advantages normalized over the whole minibatch)."""
     cfg = learner.config.ppo
     mean, log_std = learner.policy.apply(params["policy"], batch.obs)
     log_prob = networks.gaussian_log_prob(batch.action, mean, log_std)
     adv = batch.advantages
     if cfg.normalize_advantages:
-        adv = losses.normalize_advantages(adv)
+        adv = losses.normalize_advantages(adv, axis_name=None if dp is None else dp.name)
     actor_loss, metrics = losses.ppo_actor_loss(log_prob, batch.log_prob, adv, cfg.clip_eps)
     v_loss = losses.value_loss(learner.value.apply(params["value"], batch.obs), batch.returns)
     entropy = jp.mean(networks.gaussian_entropy(log_std))
@@ -309,10 +362,15 @@ def _with_learning_rate(opt_state: Any, lr: jax.Array) -> Any:
     return clip_state, adam_state._replace(hyperparams=hyperparams)
 
 
-def ppo_minibatch_step(learner: Learner, carry: tuple[Any, Any], batch: PPOBatch):
+def ppo_minibatch_step(
+    learner: Learner, carry: tuple[Any, Any], batch: PPOBatch, dp: DeviceAxis | None = None
+):
     cfg = learner.config.ppo
     params, opt_state = carry
-    grads, metrics = jax.grad(lambda p: ppo_loss(learner, p, batch), has_aux=True)(params)
+    grads, metrics = jax.grad(lambda p: ppo_loss(learner, p, batch, dp), has_aux=True)(params)
+    if dp is not None:
+        # Equal shares: the mean of the devices' mean gradients is the minibatch's.
+        grads, metrics = dp.mean((grads, metrics))
     if cfg.desired_kl > 0:
         # The KL of the current policy to the rollout policy on this minibatch, measured before
         # this step, sets the size of this step (the rule of KL-adaptive PPO).
@@ -327,19 +385,33 @@ def ppo_minibatch_step(learner: Learner, carry: tuple[Any, Any], batch: PPOBatch
     return (optax.apply_updates(params, updates), opt_state), metrics
 
 
-def _shuffle_minibatches(rng: jax.Array, tree: Any, n_minibatches: int) -> Any:
-    """Permute the leading axis of every leaf and split it into (n_minibatches, size, ...)."""
+def _shuffle_minibatches(
+    rng: jax.Array, tree: Any, n_minibatches: int, dp: DeviceAxis | None = None
+) -> Any:
+    """Permute the leading axis of every leaf and split it into (n_minibatches, size, ...).
+
+    Over devices `tree` is the whole batch and each minibatch this device's share of it
+    (size / devices rows).
+    """
     n = jax.tree.leaves(tree)[0].shape[0]
     perm = jax.random.permutation(rng, n)
+    if dp is not None:
+        share = dp.block(perm.reshape(n_minibatches, -1), axis=1)
+        return jax.tree.map(lambda x: x[share], tree)
     return jax.tree.map(lambda x: x[perm].reshape(n_minibatches, -1, *x.shape[1:]), tree)
 
 
-def ppo_epoch(learner: Learner, carry: tuple[Any, Any, jax.Array], batch: PPOBatch):
+def ppo_epoch(
+    learner: Learner,
+    carry: tuple[Any, Any, jax.Array],
+    batch: PPOBatch,
+    dp: DeviceAxis | None = None,
+):
     params, opt_state, rng = carry
     rng, k_perm = jax.random.split(rng)
-    minibatches = _shuffle_minibatches(k_perm, batch, learner.config.ppo.num_minibatches)
+    minibatches = _shuffle_minibatches(k_perm, batch, learner.config.ppo.num_minibatches, dp)
     (params, opt_state), metrics = jax.lax.scan(
-        lambda c, mb: ppo_minibatch_step(learner, c, mb), (params, opt_state), minibatches
+        lambda c, mb: ppo_minibatch_step(learner, c, mb, dp), (params, opt_state), minibatches
     )
     return (params, opt_state, rng), metrics
 
@@ -368,25 +440,38 @@ def disc_minibatch_step(
     demo_pairs: jax.Array,
     carry: tuple[Any, Any, jax.Array],
     fresh: jax.Array,
+    dp: DeviceAxis | None = None,
 ):
     """One discriminator step: B demo pairs against B fresh agent pairs + B replayed ones.
 
     The batch shape of AMP's reference implementation (IsaacGymEnvs); the least-squares loss
-    averages each side separately, so the 1:2 count does not tilt the targets.
+    averages each side separately, so the 1:2 count does not tilt the targets. Over devices
+    `fresh` is this device's share of the minibatch and it takes the same share of the demo
+    and replay draws.
     """
     disc_params, opt_state, rng = carry
     rng, k_demo, k_replay = jax.random.split(rng, 3)
     b = fresh.shape[0]
-    demo_idx = jax.random.randint(k_demo, (b,), 0, demo_pairs.shape[0])
+    if dp is None:
+        demo_idx = jax.random.randint(k_demo, (b,), 0, demo_pairs.shape[0])
+        replayed = replay.sample(ts.replay, k_replay, b)
+    else:
+        demo_idx = dp.block(jax.random.randint(k_demo, (b * dp.size,), 0, demo_pairs.shape[0]))
+        replayed = replay.sample_shard(ts.replay, k_replay, b * dp.size, dp.index(), dp.size,
+                                       dp.name)
     demo = normalize_pairs(learner, ts.disc_norm, demo_pairs[demo_idx])
     # Noise keys folded off the sampling keys: without noise the random stream stays the same.
-    demo = with_input_noise(learner, jax.random.fold_in(k_demo, 1), demo)
-    agent = jp.concatenate([fresh, replay.sample(ts.replay, k_replay, b)])
+    demo = with_input_noise(learner, jax.random.fold_in(k_demo, 1), demo, dp)
+    agent = jp.concatenate([fresh, replayed])
     agent = normalize_pairs(learner, ts.disc_norm, agent)
-    agent = with_input_noise(learner, jax.random.fold_in(k_replay, 1), agent)
+    agent = with_input_noise(learner, jax.random.fold_in(k_replay, 1), agent, dp, parts=2)
     grads, metrics = jax.grad(lambda p: disc_loss(learner, p, demo, agent), has_aux=True)(
         disc_params
     )
+    if dp is not None:
+        # Each side of the loss is a mean over equal shares, so the means of the devices'
+        # gradients and metrics are the minibatch's.
+        grads, metrics = dp.mean((grads, metrics))
     updates, opt_state = learner.disc_optimizer.update(grads, opt_state, disc_params)
     return (optax.apply_updates(disc_params, updates), opt_state, rng), metrics
 
@@ -398,12 +483,13 @@ def disc_epoch(
     fresh: jax.Array,
     carry: tuple[Any, Any, jax.Array],
     _: Any,
+    dp: DeviceAxis | None = None,
 ):
     disc_params, opt_state, rng = carry
     rng, k_perm = jax.random.split(rng)
-    minibatches = _shuffle_minibatches(k_perm, fresh, learner.config.amp.num_minibatches)
+    minibatches = _shuffle_minibatches(k_perm, fresh, learner.config.amp.num_minibatches, dp)
     (disc_params, opt_state, rng), metrics = jax.lax.scan(
-        lambda c, mb: disc_minibatch_step(learner, ts, demo_pairs, c, mb),
+        lambda c, mb: disc_minibatch_step(learner, ts, demo_pairs, c, mb, dp),
         (disc_params, opt_state, rng),
         minibatches,
     )
@@ -417,10 +503,23 @@ def _all_finite(tree: Any) -> jax.Array:
     return jp.all(jp.stack([jp.all(jp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
+def _reduce_rollout_metrics(traj: Transition, dp: DeviceAxis) -> Transition:
+    """Per-step env metrics and episode sums over every device's environments."""
+    counts = {k: v for k, v in traj.env_metrics.items() if _count_metric(k)}
+    means = {k: v for k, v in traj.env_metrics.items() if not _count_metric(k)}
+    counts, episode = dp.sum((counts, traj.episode))
+    # Equal numbers of envs per device: the mean of the devices' means is the batch's.
+    return traj._replace(env_metrics={**counts, **dp.mean(means)}, episode=episode)
+
+
 def training_iteration(
-    learner: Learner, ts: TrainingState, demo_pairs: jax.Array
+    learner: Learner, ts: TrainingState, demo_pairs: jax.Array, dp: DeviceAxis | None = None
 ) -> tuple[TrainingState, dict[str, jax.Array]]:
-    """Collect one rollout, compute rewards and advantages, update all three networks."""
+    """Collect one rollout, compute rewards and advantages, update all three networks.
+
+    `dp`: run as one device's part of a data-parallel iteration (inside `shard_map`, see
+    `make_iteration`); `ts` then holds this device's environments and replay rows.
+    """
     cfg = learner.config
     rng, k_roll, k_ppo, k_disc, k_norm = jax.random.split(ts.rng, 5)
 
@@ -428,12 +527,16 @@ def training_iteration(
     k_roll, noise0 = exploration.initial_noise(
         k_roll, (cfg.ppo.num_envs, learner.env.action_size), cfg.network.noise_correlation
     )
+    if dp is not None:
+        noise0 = dp.block(noise0)
     (env_state, episodes, _, _), traj = jax.lax.scan(
-        lambda c, x: rollout_step(learner, ts, c, x),
+        lambda c, x: rollout_step(learner, ts, c, x, dp),
         (ts.env_state, ts.episodes, k_roll, noise0),
         None,
         length=cfg.ppo.rollout_length,
     )
+    if dp is not None:
+        traj = _reduce_rollout_metrics(traj, dp)
 
     # Rewards: the discriminator scores each (s, s') before it is updated on them.
     d = disc_score(learner, ts.disc_params, ts.disc_norm, traj.disc_pair)
@@ -456,10 +559,14 @@ def training_iteration(
     def flat(x: jax.Array) -> jax.Array:
         return x.reshape(-1, *x.shape[2:])
 
-    batch = PPOBatch(flat(obs_n), flat(traj.action), flat(traj.log_prob), flat(advantages),
-                     flat(returns))
+    def whole(x: jax.Array) -> jax.Array:
+        """(time, all envs, ...) from every device's (time, its envs, ...)."""
+        return x if dp is None else dp.gather(x, axis=1)
+
+    batch = PPOBatch(flat(whole(obs_n)), flat(whole(traj.action)), flat(whole(traj.log_prob)),
+                     flat(whole(advantages)), flat(whole(returns)))
     (params, opt_state, _), ppo_metrics = jax.lax.scan(
-        lambda c, _: ppo_epoch(learner, c, batch),
+        lambda c, _: ppo_epoch(learner, c, batch, dp),
         (ts.params, ts.opt_state, k_ppo),
         None,
         length=cfg.ppo.epochs,
@@ -472,26 +579,35 @@ def training_iteration(
     }
 
     # Discriminator update on demo vs. fresh agent + replay.
-    fresh = flat(traj.disc_pair)
-    replay_state = replay.insert(ts.replay, fresh)
+    fresh = flat(whole(traj.disc_pair))
+    if dp is None:
+        replay_state = replay.insert(ts.replay, fresh)
+    else:
+        replay_state = replay.insert_shard(ts.replay, fresh, dp.index(), dp.size)
     disc_ts = ts.replace(replay=replay_state)
     (disc_params, disc_opt_state, _), disc_metrics = jax.lax.scan(
-        lambda c, x: disc_epoch(learner, disc_ts, demo_pairs, fresh, c, x),
+        lambda c, x: disc_epoch(learner, disc_ts, demo_pairs, fresh, c, x, dp),
         (ts.disc_params, ts.disc_opt_state, k_disc),
         None,
         length=cfg.amp.epochs,
     )
 
-    # Statistics for the next iteration.
+    # Statistics for the next iteration (over devices: of every device's samples together).
     f = learner.env.disc_obs_size
     demo_idx = jax.random.randint(k_norm, (fresh.shape[0],), 0, demo_pairs.shape[0])
-    disc_samples = jp.concatenate([fresh, demo_pairs[demo_idx]]).reshape(-1, f)
-    disc_mask = jp.concatenate([flat(traj.valid), jp.ones(fresh.shape[0])])
+    own_fresh = flat(traj.disc_pair)
+    axis_name = None
+    if dp is not None:
+        demo_idx, axis_name = dp.block(demo_idx), dp.name
+    disc_samples = jp.concatenate([own_fresh, demo_pairs[demo_idx]]).reshape(-1, f)
+    disc_mask = jp.concatenate([flat(traj.valid), jp.ones(own_fresh.shape[0])])
     obs_norm = normalizer.update(
-        ts.obs_norm, flat(traj.obs), cfg.normalizer.obs_freeze_after, flat(traj.obs_valid)
+        ts.obs_norm, flat(traj.obs), cfg.normalizer.obs_freeze_after, flat(traj.obs_valid),
+        axis_name,
     )
     disc_norm = normalizer.update(
-        ts.disc_norm, disc_samples, cfg.normalizer.disc_freeze_after, jp.repeat(disc_mask, 2)
+        ts.disc_norm, disc_samples, cfg.normalizer.disc_freeze_after, jp.repeat(disc_mask, 2),
+        axis_name,
     )
 
     new_ts = TrainingState(
@@ -510,6 +626,15 @@ def training_iteration(
 
     count = jp.sum(traj.episode["count"])
     safe = jp.maximum(count, 1.0)
+    batch_means = {
+        "task_reward": jp.mean(traj.task_reward),
+        "style_reward": jp.mean(style),
+        "total_reward": jp.mean(reward),
+        "disc_score_agent": jp.mean(d),
+        "value_mean": jp.mean(values),
+    }
+    if dp is not None:
+        batch_means = dp.mean(batch_means)
     metrics = {
         **{k: jp.mean(v) for k, v in ppo_metrics.items()},
         **{k: jp.mean(v) for k, v in disc_metrics.items()},
@@ -518,11 +643,7 @@ def training_iteration(
         "episode_return": jp.sum(traj.episode["return_sum"]) / safe,
         "episode_length": jp.sum(traj.episode["length_sum"]) / safe,
         "episode_count": count,
-        "task_reward": jp.mean(traj.task_reward),
-        "style_reward": jp.mean(style),
-        "total_reward": jp.mean(reward),
-        "disc_score_agent": jp.mean(d),
-        "value_mean": jp.mean(values),
+        **batch_means,
         "policy_std": jp.mean(jp.exp(params["policy"]["params"]["log_std"])),
         "params_finite": _all_finite((params, disc_params)).astype(jp.float32),
         **{
@@ -533,9 +654,36 @@ def training_iteration(
     return new_ts, metrics
 
 
-def make_iteration(learner: Learner):
-    """`jax.jit` of `training_iteration` with the learner bound (compile it with `.lower`)."""
-    return jax.jit(lambda ts, demo: training_iteration(learner, ts, demo))
+def make_iteration(
+    learner: Learner,
+    mesh: jax.sharding.Mesh | None = None,
+    state: TrainingState | None = None,
+):
+    """`jax.jit` of `training_iteration` with the learner bound (compile it with `.lower`).
+
+    With a mesh of several devices: the data-parallel iteration over them, taking and
+    returning a state laid out by `state_specs` (`data_parallel.place`; `state` is one such
+    state, for the layout's structure) and returning replicated metrics. Without a mesh, or
+    with one device, the single-device iteration.
+    """
+    if mesh is None or mesh.size == 1:
+        return jax.jit(lambda ts, demo: training_iteration(learner, ts, demo))
+    if state is None:
+        raise ValueError("a data-parallel iteration needs a training state for its layout")
+    dp = data_parallel.axis_of(mesh)
+    replicated = jax.sharding.PartitionSpec()
+    specs = state_specs(state, dp.name)
+
+    def per_device(ts: TrainingState, demo: jax.Array):
+        return training_iteration(learner, ts, demo, dp)
+
+    run = data_parallel.shard_map(
+        per_device, mesh, in_specs=(specs, replicated), out_specs=(specs, replicated)
+    )
+    # Said explicitly: XLA would hand empty arrays back replicated, and the next call, compiled
+    # for split ones, would refuse them.
+    out = (data_parallel.shardings(specs, mesh), data_parallel.shardings(replicated, mesh))
+    return jax.jit(run, out_shardings=out)
 
 
 # Metrics whose non-finite value means the run diverged.

@@ -53,8 +53,15 @@ def initial_noise(
     return rng, jax.random.normal(key, shape)
 
 
-def next_noise(noise: jax.Array, rng: jax.Array, correlation: float) -> jax.Array:
-    """The next step's standard-normal noise: AR(1) with this correlation to `noise`."""
+def next_noise(
+    noise: jax.Array, rng: jax.Array, correlation: float, fresh: jax.Array | None = None
+) -> jax.Array:
+    """The next step's standard-normal noise: AR(1) with this correlation to `noise`.
+
+    `fresh`, when given, is the step's new draw in place of one from `rng` (a device's rows of
+    the draw for the whole batch, in data-parallel training).
+    """
     # At 0 this is exactly the fresh draw (0 x noise + 1 x fresh), as white noise was drawn.
-    fresh = jax.random.normal(rng, noise.shape)
+    if fresh is None:
+        fresh = jax.random.normal(rng, noise.shape)
     return correlation * noise + math.sqrt(1.0 - correlation**2) * fresh

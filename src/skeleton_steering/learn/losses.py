@@ -54,8 +54,16 @@ def value_loss(values: jax.Array, targets: jax.Array) -> jax.Array:
     return 0.5 * jp.mean((values - targets) ** 2)
 
 
-def normalize_advantages(advantages: jax.Array, eps: float = 1e-8) -> jax.Array:
-    return (advantages - advantages.mean()) / (advantages.std() + eps)
+def normalize_advantages(
+    advantages: jax.Array, eps: float = 1e-8, axis_name: str | None = None
+) -> jax.Array:
+    """(A - mean) / (std + eps); inside `shard_map`, `axis_name` takes the mean and std over
+    every device's equal share of the minibatch together."""
+    if axis_name is None:
+        return (advantages - advantages.mean()) / (advantages.std() + eps)
+    mean = jax.lax.pmean(advantages.mean(), axis_name)
+    std = jp.sqrt(jax.lax.pmean(jp.mean((advantages - mean) ** 2), axis_name))
+    return (advantages - mean) / (std + eps)
 
 
 # -- AMP ---------------------------------------------------------------------------------------

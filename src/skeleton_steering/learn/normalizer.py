@@ -30,6 +30,7 @@ def update(
     batch: jax.Array,
     freeze_after: float,
     mask: jax.Array | None = None,
+    axis_name: str | None = None,
 ) -> NormalizerState:
     """Fold `batch` (..., size) into the statistics, unless `freeze_after` samples were seen.
 
@@ -38,14 +39,20 @@ def update(
     would cross the limit is folded in whole; afterwards the statistics stay fixed. `mask`
     (batch shape without the feature axis) leaves out rows whose mask is 0, e.g. the
     numbers of a physics blow-up, which would otherwise dominate the variance for good.
+    Inside `shard_map`, `axis_name` makes the batch every device's `batch` together: the
+    sums behind its moments are summed over the devices, so all end with the same statistics.
     """
+
+    def total(v: jax.Array) -> jax.Array:
+        return v if axis_name is None else jax.lax.psum(v, axis_name)
+
     x = batch.reshape(-1, batch.shape[-1])
     w = jp.ones(x.shape[0]) if mask is None else mask.reshape(-1).astype(x.dtype)
     x = jp.where(w[:, None] > 0, x, 0.0)
-    n = jp.sum(w)
+    n = total(jp.sum(w))
     safe_n = jp.maximum(n, 1.0)
-    b_mean = jp.sum(w[:, None] * x, axis=0) / safe_n
-    b_var = jp.sum(w[:, None] * (x - b_mean) ** 2, axis=0) / safe_n
+    b_mean = total(jp.sum(w[:, None] * x, axis=0)) / safe_n
+    b_var = total(jp.sum(w[:, None] * (x - b_mean) ** 2, axis=0)) / safe_n
     total = state.count + n
     safe_total = jp.maximum(total, 1.0)
     delta = b_mean - state.mean

@@ -48,3 +48,45 @@ def sample(state: ReplayState, rng: jax.Array, n: int) -> jax.Array:
     """`n` rows drawn uniformly, with replacement, from the filled part of the buffer."""
     idx = jax.random.randint(rng, (n,), 0, jp.maximum(state.size, 1))
     return state.data[idx]
+
+
+# -- split across devices ------------------------------------------------------------------------
+# The buffer's rows in `num_shards` equal blocks, one per device (inside `shard_map`); `ptr` and
+# `size` count rows of the whole buffer and are the same on every device. The whole buffer is
+# the one `insert` and `sample` keep on a single device, row for row.
+
+
+def insert_shard(
+    state: ReplayState, batch: jax.Array, shard_index: jax.Array, num_shards: int
+) -> ReplayState:
+    """This device's block after `insert` of `batch` (n, feature_size), the whole batch."""
+    rows_here = state.data.shape[0]
+    capacity = rows_here * num_shards
+    n = batch.shape[0]
+    if n > capacity:
+        raise ValueError(f"cannot insert {n} rows into a replay buffer of {capacity}")
+    row = shard_index * rows_here + jp.arange(rows_here)
+    # The batch row that lands on each buffer row, when one does.
+    k = (row - state.ptr) % capacity
+    data = jp.where((k < n)[:, None], batch[jp.minimum(k, n - 1)], state.data)
+    return ReplayState(
+        data=data,
+        ptr=(state.ptr + n) % capacity,
+        size=jp.minimum(state.size + n, capacity),
+    )
+
+
+def sample_shard(
+    state: ReplayState, rng: jax.Array, n: int, shard_index: jax.Array, num_shards: int,
+    axis_name: str,
+) -> jax.Array:
+    """This device's block (n / num_shards rows) of `sample(whole buffer, rng, n)`.
+
+    Every device draws the same n row numbers; each fills in the rows it holds (zeros for the
+    others), and a sum over devices that leaves each its block of the n rows completes them.
+    """
+    rows_here = state.data.shape[0]
+    idx = jax.random.randint(rng, (n,), 0, jp.maximum(state.size, 1)) - shard_index * rows_here
+    here = (idx >= 0) & (idx < rows_here)
+    part = jp.where(here[:, None], state.data[jp.clip(idx, 0, rows_here - 1)], 0.0)
+    return jax.lax.psum_scatter(part, axis_name, scatter_dimension=0, tiled=True)
