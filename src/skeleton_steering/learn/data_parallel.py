@@ -67,9 +67,14 @@ def device_count() -> int:
     return jax.device_count()
 
 
-def make_mesh() -> Mesh | None:
-    """A mesh over every device of every process, or None where there is only one device."""
+def make_mesh(count: int | None = None) -> Mesh | None:
+    """A mesh over every device of every process (or the first `count`), or None where that
+    is one device."""
     devices = jax.devices()
+    if count is not None:
+        if not 1 <= count <= len(devices):
+            raise ConfigError(f"devices = {count}: this process sees {len(devices)} device(s)")
+        devices = devices[:count]
     if len(devices) == 1:
         return None
     return Mesh(np.asarray(devices), (AXIS,))
@@ -137,6 +142,8 @@ def to_host(tree: Any) -> Any:
 def on_one_device(tree: Any) -> Any:
     """The values on this process's first device (work every device would repeat, e.g. the
     periodic evaluation, runs once there)."""
+    if jax.device_count() == 1:
+        return tree
     return jax.device_put(to_host(tree), jax.local_devices()[0])
 
 

@@ -47,6 +47,7 @@ from skeleton_steering.io_utils import atomic_write_text, check_writable_dir
 from skeleton_steering.learn import (
     amp_ppo,
     checkpoint,
+    data_parallel,
     expert_data,
     memory_estimate,
     periodic_eval,
@@ -139,6 +140,7 @@ class Compiled:
 
     learner: amp_ppo.Learner
     iteration: Any = None
+    devices: int = 1  # the device count `iteration` was compiled for
     evaluate: Any = None
     compile_s: float = 0.0
 
@@ -222,8 +224,11 @@ def _evaluate(
     if compiled.evaluate is None:
         console.print("compiling the evaluation ...")
         compiled.evaluate = periodic_eval.make_evaluate(compiled.learner)
-    out = compiled.evaluate(state.params["policy"], state.obs_norm, state.disc_params,
-                            state.disc_norm)
+    # On one device: every device of a mesh would repeat the same evaluation.
+    parts = data_parallel.on_one_device(
+        (state.params["policy"], state.obs_norm, state.disc_params, state.disc_norm)
+    )
+    out = compiled.evaluate(*parts)
     return {k: float(v) for k, v in jax.device_get(out).items()}
 
 
@@ -292,6 +297,7 @@ def run(
     max_seconds: float | None = None,
     on_iteration: Callable[[int, dict[str, float]], None] | None = None,
     expert: expert_data.ExpertData | None = None,
+    devices: int | None = None,
 ) -> RunResult:
     """Train until `config.run.iterations`, a signal, or `max_seconds` of training time.
 
@@ -309,7 +315,7 @@ def run(
         try:
             return _run_locked(config, run_dir, resume=resume, console=console,
                                show_progress=show_progress, max_seconds=max_seconds,
-                               on_iteration=on_iteration, expert=expert)
+                               on_iteration=on_iteration, expert=expert, devices=devices)
         except BaseException:
             if created and not (run_dir / "config.yaml").exists():
                 _discard(run_dir)
@@ -350,7 +356,9 @@ def _run_locked(
     max_seconds: float | None,
     on_iteration: Callable[[int, dict[str, float]], None] | None,
     expert: expert_data.ExpertData | None,
+    devices: int | None = None,
 ) -> RunResult:
+    """`devices`: train on the first that many devices (default: all, data-parallel)."""
     expert = expert or resolve_expert(config, run_dir, console)
     demo = jp.asarray(expert.disc_pairs)
     compiled = compiled_for(config, expert)
@@ -364,6 +372,14 @@ def _run_locked(
         console.print(f"removed {stale.name}, left by an earlier process that was killed mid-write")
     state, meta = _prepare_state(compiled, config, run_dir, resume, demo, console)
     start_iteration = int(state.iteration)
+    mesh = data_parallel.make_mesh(devices)
+    n_devices = 1 if mesh is None else mesh.size
+    if mesh is not None:
+        data_parallel.check_divisible(amp_ppo.split_sizes(config), mesh.size)
+        state = data_parallel.place(state, amp_ppo.state_specs(state), mesh)
+        demo = data_parallel.place(demo, jax.sharding.PartitionSpec(), mesh)
+        console.print(f"training on {mesh.size} devices: {config.ppo.num_envs // mesh.size} "
+                      "envs each")
     if resume and start_iteration > config.run.iterations:
         raise ConfigError(
             f"--resume: the checkpoint in {run_dir} is at iteration {start_iteration}, past "
@@ -374,11 +390,13 @@ def _run_locked(
     config_dict = to_dict(config)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
 
-    if compiled.iteration is None:
+    if compiled.iteration is None or compiled.devices != n_devices:
         console.print("compiling the training iteration (a few minutes on CPU) ...")
         t0 = time.perf_counter()
         with exit_at_once_on_ctrl_c(console, "compiling the training iteration"):
-            compiled.iteration = amp_ppo.make_iteration(learner).lower(state, demo).compile()
+            step = amp_ppo.make_iteration(learner, mesh, state)
+            compiled.iteration = step.lower(state, demo).compile()
+            compiled.devices = n_devices
         compiled.compile_s = time.perf_counter() - t0
         console.print(f"compiled in {compiled.compile_s:.0f} s")
 
