@@ -21,7 +21,7 @@ from rich.table import Table
 
 from skeleton_steering.bench.env_bench import _physics_rollout
 from skeleton_steering.bench.machine import describe, time_compiled
-from skeleton_steering.learn import amp_ppo, train, train_config
+from skeleton_steering.learn import amp_ppo, data_parallel, train, train_config
 
 
 def run(
@@ -47,10 +47,17 @@ def run(
     learner = compiled.learner
     demo = jp.asarray(expert.disc_pairs)
     state = amp_ppo.init_state(learner, config.seed, demo)
+    # Every local device, as `train` uses them (data-parallel over a mesh).
+    mesh = data_parallel.make_mesh()
+    devices = 1 if mesh is None else mesh.size
+    if mesh is not None:
+        data_parallel.check_divisible(amp_ppo.split_sizes(config), devices)
+        state = data_parallel.place(state, amp_ppo.state_specs(state), mesh)
+        demo = data_parallel.place(demo, jax.sharding.PartitionSpec(), mesh)
 
     console.print(f"compiling the training iteration ({num_envs} envs x {rollout_length} steps)")
     t0 = time.perf_counter()
-    step = amp_ppo.make_iteration(learner).lower(state, demo).compile()
+    step = amp_ppo.make_iteration(learner, mesh, state).lower(state, demo).compile()
     train_compile = time.perf_counter() - t0
     state, _ = step(state, demo)  # warm-up
     jax.block_until_ready(state)
@@ -63,12 +70,14 @@ def run(
     console.print("compiling the bare physics rollout ...")
     env = learner.env
     phys_compile, phys_s = time_compiled(
-        _physics_rollout(env, rollout_length), env.mjx_model, state.env_state.data,
+        _physics_rollout(env, rollout_length), env.mjx_model,
+        data_parallel.on_one_device(state.env_state.data),
         jax.random.PRNGKey(1),
     )
     batch = num_envs * rollout_length
     row = {
         "num_envs": num_envs,
+        "devices": devices,
         "rollout_length": rollout_length,
         "overrides": list(overrides or []),
         "train_env_steps_per_s": batch / train_s,
