@@ -7,6 +7,7 @@ import pytest
 
 from skeleton_steering.evaluate.steering_metrics import (
     SteeringRecord,
+    criterion,
     episode_lengths,
     good_steps,
     lost_to_falls,
@@ -18,10 +19,12 @@ from skeleton_steering.evaluate.steering_metrics import (
 DT = 0.02
 
 
-def _record(velocity, target_yaw, target_speed, fell=None, since_change=None):
+def _record(velocity, target_yaw, target_speed, fell=None, since_change=None, facing=None):
+    """A rollout facing the commanded heading unless `facing` (radians) says otherwise."""
     T = len(velocity)
     return SteeringRecord(
         velocity=np.asarray(velocity, dtype=float),
+        facing_yaw=np.full(T, target_yaw if facing is None else facing, dtype=float),
         target_yaw=np.full(T, target_yaw, dtype=float),
         target_speed=np.full(T, target_speed, dtype=float),
         fell=np.zeros(T, bool) if fell is None else np.asarray(fell),
@@ -86,15 +89,16 @@ def _walker_that_falls_every(period: int, steps: int = 1000, speed: float = 0.4)
 
 
 @pytest.mark.parametrize("period", [10, 30, 49, 60, 100, 300])
-def test_a_falling_policy_cannot_beat_a_standing_one(period):
-    # Command 0.4 m/s: standing still is within the 0.5 m/s tolerance, so a standing policy
-    # scores every step good. A walker that tracks perfectly but keeps falling must score less,
-    # however its falls line up with the settling windows (periods shorter than the 50-step
-    # window used to leave only the lucky steps judged).
-    standing = summarize(_record(np.zeros((1000, 2)), 0.0, 0.4, since_change=np.arange(1000) * DT))
+def test_a_falling_policy_cannot_beat_a_slow_one(period):
+    # Command 0.4 m/s: a walker at 0.15 m/s is within the 0.5 m/s tolerance and moves the
+    # right way, so it scores every step good. A walker that tracks perfectly but keeps
+    # falling must score less, however its falls line up with the settling windows (periods
+    # shorter than the 50-step window used to leave only the lucky steps judged).
+    slow = summarize(_record(np.tile([0.15, 0.0], (1000, 1)), 0.0, 0.4,
+                             since_change=np.arange(1000) * DT))
     falling = summarize(_walker_that_falls_every(period), settle_seconds=1.0)
-    assert standing["success_rate"] == 1.0 and standing["upright_share"] == 1.0
-    assert falling["success_rate"] < standing["success_rate"]
+    assert slow["success_rate"] == 1.0 and slow["upright_share"] == 1.0
+    assert falling["success_rate"] < slow["success_rate"]
     assert falling["upright_share"] < 1.0
     never = summarize(_walker_that_falls_every(10_000), settle_seconds=1.0)
     assert falling["success_rate"] < never["success_rate"]
@@ -217,6 +221,7 @@ def _turner(turn_steps: int | None, fall_at: int | None = None, final_deg: float
     changed[before] = True
     return SteeringRecord(
         velocity=np.stack([np.cos(angle), np.sin(angle)], -1),
+        facing_yaw=angle,
         target_yaw=np.where(np.arange(T) >= before, np.pi / 2, 0.0),
         target_speed=np.ones(T),
         fell=fell,
@@ -266,6 +271,7 @@ def test_the_restart_after_a_fall_is_not_a_turn():
     # The new episode's heading differs by 90 deg; the command clock restarts, no command changed.
     rec = SteeringRecord(
         velocity=np.tile([1.0, 0.0], (T, 1)),
+        facing_yaw=np.zeros(T),
         target_yaw=np.where(np.arange(T) >= 100, np.pi / 2, 0.0),
         target_speed=np.ones(T),
         fell=fell,
@@ -292,3 +298,99 @@ def test_the_scripted_45_deg_return_is_a_turn_whatever_the_rounding():
     for change_deg in (45.0 - 1e-4, 45.0 + 1e-4):
         yaw = np.where(np.arange(300) >= 100, np.radians(change_deg), 0.0)
         assert summarize(SteeringRecord(**{**rec.__dict__, "target_yaw": yaw}))["turns"] == 1
+
+
+# -- the strict criterion: facing, standing, turns held -----------------------------------------
+
+
+@pytest.mark.parametrize("facing_deg", [180.0, 90.0, -90.0])
+def test_walking_backwards_or_sideways_along_the_command_fails(facing_deg):
+    # Moving at the commanded speed in the commanded direction, but with the pelvis turned
+    # away: backwards (180) or crabbing sideways (+-90) is not walking where one is told.
+    along = np.tile([1.2, 0.0], (200, 1))
+    rec = _record(along, 0.0, 1.2, facing=np.radians(facing_deg))
+    assert not good_steps(rec).any()
+    out = summarize(rec)
+    assert out["success_rate"] == 0.0 and out["success_rate_all"] == 0.0
+    assert out["heading_error_deg"] == pytest.approx(0.0, abs=1e-9)
+    assert out["facing_error_deg"] == pytest.approx(abs(facing_deg))
+    # Facing 40 deg off (cos 0.766) still passes; 50 deg (cos 0.643) fails.
+    assert good_steps(_record(along, 0.0, 1.2, facing=np.radians(40.0))).all()
+    assert not good_steps(_record(along, 0.0, 1.2, facing=np.radians(50.0))).any()
+
+
+def test_standing_still_passes_only_a_zero_command():
+    still = np.zeros((100, 2))
+    # 0 m/s is within 0.5 m/s of 0.5 m/s, but a walking command is not met by standing.
+    assert summarize(_record(still, 0.0, 0.5))["success_rate"] == 0.0
+    assert summarize(_record(still, 0.0, 0.3))["success_rate"] == 0.0
+    # A (near) zero command is: however the body faces.
+    assert summarize(_record(still, 0.0, 0.0, facing=np.pi))["success_rate"] == 1.0
+    assert summarize(_record(still, 0.0, 0.1))["success_rate"] == 1.0
+    # Swaying on the spot (0.05 m/s, any direction) is standing too.
+    assert summarize(_record(np.tile([0.0, 0.05], (100, 1)), 0.0, 0.5))["success_rate"] == 0.0
+
+
+def test_a_turn_that_touches_the_heading_and_leaves_it_is_not_finished():
+    # The direction sweeps through the new heading (90 deg) in 20 steps and swings on to
+    # 150 deg, where it stays: within 20 deg of 90 for ~8 steps, far short of 0.5 s (25).
+    rec = _turner(turn_steps=50, final_deg=150.0)
+    out = summarize(rec)
+    assert out["turns"] == 1 and out["turns_finished"] == 0.0
+    assert out["turn_time_s"] == pytest.approx(200 * DT)
+    assert out["turn_overshoot_deg"] == pytest.approx(60.0)
+    # The same sweep, held at 90 instead: done when it first comes within 20 deg, and the
+    # hold is what decides, not the single step.
+    held = summarize(_turner(turn_steps=50, final_deg=90.0))
+    assert held["turns_finished"] == 1.0
+    assert held["turn_time_s"] == pytest.approx(39 * DT)  # 1.8 deg per step: past 70 at 39
+    assert held["turn_overshoot_deg"] == pytest.approx(0.0)
+
+
+def test_a_hold_cut_short_by_the_next_command_does_not_finish_a_turn():
+    # Reaches the heading 10 steps before the next command: not held for 0.5 s inside it.
+    rec = _turner(turn_steps=100, after=88)
+    out = summarize(rec)
+    assert out["turns_finished"] == 0.0
+    assert out["turn_time_s"] == pytest.approx(88 * DT)
+
+
+def test_turns_that_never_come_close_have_no_overshoot():
+    out = summarize(_turner(turn_steps=None))
+    assert out["turns_finished"] == 0.0 and np.isnan(out["turn_overshoot_deg"])
+
+
+def test_all_steps_view_judges_the_turns_the_settled_view_skips():
+    # A turn taking 1.6 s: the settled view skips its first second, the all-steps view counts
+    # all of it, so it scores lower, and both stay fall-aware.
+    rec = _turner(turn_steps=80)
+    out = summarize(rec)
+    assert out["success_rate_all"] < out["success_rate"] <= 1.0
+    assert out["steps"] == 300 and out["judged_steps"] == 200  # the start is a change too
+    fell = np.zeros(300, bool)
+    fell[150] = True
+    falling = SteeringRecord(**{**rec.__dict__, "fell": fell,
+                                "since_change": seconds_since_change(
+                                    np.arange(300) == 100, fell, DT)})
+    low = summarize(falling)
+    assert low["success_rate_all"] < out["success_rate_all"]
+    assert low["success_rate"] < out["success_rate"]
+    assert low["success_rate_all"] <= low["success_rate"]
+
+
+def test_random_rollouts_all_steps_never_above_settled_when_turns_lag():
+    # Policies that take time after every command change (the way a real one does): the
+    # all-steps view can only add the failing transition steps.
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        lag = int(rng.integers(10, 60))
+        rec = _turner(turn_steps=lag, before=int(rng.integers(60, 200)))
+        out = summarize(rec)
+        assert out["success_rate_all"] <= out["success_rate"] + 1e-12
+
+
+def test_criterion_names_every_constant_in_one_place():
+    c = criterion(1.0)
+    assert c["speed_tolerance_mps"] == 0.5 and c["cos_tolerance"] == 0.7
+    assert c["facing_cos_tolerance"] == 0.7 and c["turn_hold_seconds"] == 0.5
+    assert c["settle_seconds"] == 1.0 and c["zero_command_speed_mps"] == 0.1

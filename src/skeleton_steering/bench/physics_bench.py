@@ -49,7 +49,7 @@ class SettingError(ValueError):
 
 
 def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig:
-    """`hz=150,substeps=3,iterations=1,integrator=euler[,ls_iterations=4]` -> PhysicsConfig.
+    """`hz=150,substeps=3,iterations=1,integrator=euler[,ls_iterations=4][,legs=on]` -> config.
 
     Keys left out keep `base`'s values.
     """
@@ -72,10 +72,14 @@ def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig
                 if value not in ("euler", "implicitfast"):
                     raise SettingError(f"setting '{text}': integrator must be euler|implicitfast")
                 fields["integrator"] = value
+            elif key == "legs":
+                if value not in ("on", "off"):
+                    raise SettingError(f"setting '{text}': legs must be on|off")
+                fields["leg_contacts"] = value == "on"
             else:
                 raise SettingError(
                     f"setting '{text}': unknown key '{key}' "
-                    "(hz, substeps, iterations, ls_iterations, integrator)"
+                    "(hz, substeps, iterations, ls_iterations, integrator, legs)"
                 )
         except ValueError as err:
             if isinstance(err, SettingError):
@@ -90,8 +94,9 @@ def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig
 
 
 def describe_setting(physics: PhysicsConfig) -> str:
+    legs = ", leg contacts" if physics.leg_contacts else ""
     return (f"{1 / physics.timestep:.0f} Hz x{physics.n_substeps}, "
-            f"{physics.solver_iterations} it., {physics.integrator}")
+            f"{physics.solver_iterations} it., {physics.integrator}{legs}")
 
 
 def _random_actor(obs: jax.Array, rng: jax.Array, std: jax.Array) -> jax.Array:

@@ -33,7 +33,7 @@ from skeleton_steering.config import to_dict
 from skeleton_steering.env import commands
 from skeleton_steering.env.registry import make_env
 from skeleton_steering.env.steering_env import State, SteeringEnv
-from skeleton_steering.evaluate import steering_metrics
+from skeleton_steering.evaluate import eval_seeds, steering_metrics
 from skeleton_steering.evaluate.schedules import Schedule
 from skeleton_steering.io_utils import user_cache_dir
 from skeleton_steering.learn import (
@@ -72,12 +72,13 @@ class StepRecord(NamedTuple):
     target_yaw: jax.Array  # (E,) world frame, radians
     target_speed: jax.Array  # (E,) m/s
     velocity: jax.Array  # (E, 2) planar root velocity over the step, world frame
+    facing_yaw: jax.Array  # (E,) pelvis heading at the end of the step, world frame, radians
     fell: jax.Array  # (E,) bool: the episode ended early at this step (fall or bad physics)
     nonfinite: jax.Array  # (E,) bool: the physics state became non-finite
     style: jax.Array  # (E,) AMP style reward of the step's (s, s')
     disc_score: jax.Array  # (E,) the discriminator's raw score d of (s, s'): > 0 reads as demo
     task_reward: jax.Array  # (E,)
-    qpos0: jax.Array  # (nq,) episode 0's generalized positions before the step (for video)
+    qpos: jax.Array  # (E, nq) generalized positions before the step (video, leg contacts)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -104,13 +105,19 @@ class Rollout:
     target_yaw: np.ndarray
     target_speed: np.ndarray
     velocity: np.ndarray
+    facing_yaw: np.ndarray
     fell: np.ndarray
     nonfinite: np.ndarray
     style: np.ndarray
     disc_score: np.ndarray
     task_reward: np.ndarray
-    qpos0: np.ndarray  # (T, nq)
+    qpos: np.ndarray  # (E, T, nq): the pose before each step
     dt: float
+
+    @property
+    def qpos0(self) -> np.ndarray:
+        """(T, nq): parallel episode 0's poses, the one videos show."""
+        return self.qpos[0]
 
 
 # -- the compiled rollout ----------------------------------------------------------------------
@@ -156,16 +163,19 @@ def eval_step(
     velocity = jp.where(done[:, None], nxt.metrics["speed"][:, None] * facing, moved)
     new_start = jax.vmap(spatial.heading_of)(nxt.data.qpos[:, 3:7])
     start_heading = jp.where(done, new_start, start_heading)
+    # After a reset the pelvis belongs to the new episode: the step's own is the one before.
+    facing_yaw = jp.where(done, heading, new_start)
     record = StepRecord(
         target_yaw=target_yaw,
         target_speed=target_speed,
         velocity=velocity,
+        facing_yaw=facing_yaw,
         fell=nxt.info["terminated"],
         nonfinite=nxt.metrics["nonfinite"] > 0,
         style=losses.style_reward(d),
         disc_score=d,
         task_reward=nxt.reward,
-        qpos0=state.data.qpos[0],
+        qpos=state.data.qpos,
     )
     return (nxt, start_heading, rng), record
 
@@ -322,7 +332,7 @@ def rollout(
     heading = _padded(schedule.heading, total)
     speed = _padded(schedule.speed, total)
 
-    k_reset, k_act = jax.random.split(jax.random.PRNGKey(seed))
+    k_reset, k_act = jax.random.split(eval_seeds.eval_key(seed))
     state = ev.learner.reset_batch(jax.random.split(k_reset, episodes))
     start_heading = jax.vmap(spatial.heading_of)(state.data.qpos[:, 3:7])
     carry = (state, start_heading, k_act)
@@ -344,12 +354,13 @@ def rollout(
         target_yaw=per_episode(rec.target_yaw),
         target_speed=per_episode(rec.target_speed),
         velocity=per_episode(rec.velocity),
+        facing_yaw=per_episode(rec.facing_yaw),
         fell=per_episode(rec.fell),
         nonfinite=per_episode(rec.nonfinite),
         style=per_episode(rec.style),
         disc_score=per_episode(rec.disc_score),
         task_reward=per_episode(rec.task_reward),
-        qpos0=rec.qpos0,
+        qpos=per_episode(rec.qpos),
         dt=ev.env.control_dt,
     )
 
@@ -360,6 +371,7 @@ def steering_records(result: Rollout, schedule: Schedule) -> list[steering_metri
     return [
         steering_metrics.SteeringRecord(
             velocity=result.velocity[e].astype(np.float64),
+            facing_yaw=result.facing_yaw[e].astype(np.float64),
             target_yaw=result.target_yaw[e].astype(np.float64),
             target_speed=result.target_speed[e].astype(np.float64),
             fell=result.fell[e],

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from skeleton_steering.env.env_config import CommandConfig
+from skeleton_steering.evaluate import eval_seeds
 
 
 class UnknownScheduleError(ValueError):
@@ -123,7 +124,7 @@ def make_schedule(
         raise ValueError(f"n_steps and episodes must be >= 1, got {n_steps} and {episodes}")
     if name == "random":
         config = command_config or CommandConfig()
-        rng = np.random.default_rng(seed)
+        rng = eval_seeds.schedule_rng(seed)
         rows = [_random(config, n_steps, dt, rng) for _ in range(episodes)]
         heading = np.stack([h for h, _ in rows])
         speed = np.stack([s for _, s in rows])

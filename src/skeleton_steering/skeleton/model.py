@@ -59,6 +59,20 @@ JOINT_NAMES: tuple[str, ...] = (ROOT_JOINT, *HINGE_JOINTS)
 KEY_SITES: tuple[str, ...] = ("head", "hand_r", "hand_l", "foot_r", "foot_l")
 PELVIS_SITE = "pelvis"
 FOOT_GEOMS: tuple[str, ...] = ("foot_r", "foot_l")
+# Each leg's segments, hip to foot: the geoms the evaluation checks for one leg inside the other.
+LEG_GEOMS: dict[str, tuple[str, ...]] = {
+    "r": ("femur_r", "tibia_r", "foot_r"),
+    "l": ("femur_l", "tibia_l", "foot_l"),
+}
+# The cheapest pairs that stop the legs crossing through each other below the knee: shank on
+# shank, foot on foot, and each foot on the other shank (thighs meet only in extreme
+# adduction, which the joint ranges bound).
+LEG_CONTACT_PAIRS: tuple[tuple[str, str], ...] = (
+    ("tibia_r", "tibia_l"),
+    ("foot_r", "foot_l"),
+    ("foot_r", "tibia_l"),
+    ("foot_l", "tibia_r"),
+)
 
 # Standing height of the pelvis origin with all joints at zero (feet flat on the floor).
 STANDING_ROOT_HEIGHT = 0.996
@@ -77,6 +91,7 @@ class PhysicsOptions:
     solver_iterations: int = 1
     ls_iterations: int = 4
     integrator: str = "euler"  # "euler" | "implicitfast"
+    leg_contacts: bool = False  # add LEG_CONTACT_PAIRS
 
 
 _INTEGRATORS = {
@@ -87,7 +102,14 @@ _INTEGRATORS = {
 
 def load_mj_model(options: PhysicsOptions | None = None) -> mujoco.MjModel:
     """Compile the skeleton for native MuJoCo, with `options` applied when given."""
-    model = mujoco.MjModel.from_xml_path(str(asset_path()))
+    if options is not None and options.leg_contacts:
+        spec = mujoco.MjSpec.from_file(str(asset_path()))
+        for geom1, geom2 in LEG_CONTACT_PAIRS:
+            pair = spec.add_pair()
+            pair.name, pair.geomname1, pair.geomname2 = f"{geom1}_{geom2}", geom1, geom2
+        model = spec.compile()
+    else:
+        model = mujoco.MjModel.from_xml_path(str(asset_path()))
     if options is not None:
         if options.integrator not in _INTEGRATORS:
             raise ValueError(

@@ -31,6 +31,10 @@ class PhysicsConfig:
     # "implicitfast" integrates joint and actuator damping (a PD servo's kd) implicitly, so a
     # stiff, well-damped servo on a light segment (the wrists) stays stable at 150 Hz.
     integrator: Integrator = "implicitfast"
+    # Contact pairs between the shanks and feet of the two legs (model.LEG_CONTACT_PAIRS), so
+    # that one leg cannot pass through the other; off by default until a policy is trained
+    # with them (`bench physics` measures their cost).
+    leg_contacts: bool = False
 
     def validate(self) -> None:
         if not 0.0 < self.timestep <= 0.01:
