@@ -197,6 +197,12 @@ def test_eval_writes_json_and_csv_that_agree(evaluated):
     assert not rows["good"][lost].any()
     assert m["judged_steps"] == judged.sum() > 0
     assert m["success_rate"] == pytest.approx(rows["good"][judged].mean(), abs=1e-12)
+    # The all-steps view judges every row.
+    assert m["success_rate_all"] == pytest.approx(rows["good"].mean(), abs=1e-12)
+    assert summary["criterion"] == {**steering_metrics.criterion(SETTLE),
+                                    "leg_overlap_depth_m": 0.01}
+    assert summary["seed_role"] == "held_out" and summary["seed"] >= 1000
+    assert len(summary["checkpoint_sha256"]) == 64
     assert m["falls"] == rows["fell"].sum()
     assert m["falls_per_minute"] == pytest.approx(m["falls"] / (EPISODES * N_STEPS * DT / 60))
     assert m["style_reward"] == pytest.approx(rows["style_reward"].mean(), abs=1e-5)
@@ -204,13 +210,16 @@ def test_eval_writes_json_and_csv_that_agree(evaluated):
     assert m["distance_m"] == pytest.approx(rows["speed_mps"].sum() * DT / EPISODES, rel=1e-3)
     assert m["nonfinite_steps"] == 0
 
-    # The good column is ProtoMotions' criterion on the CSV's own numbers (away from the edges
-    # the rounding could flip).
+    # The good column is the criterion on the CSV's own numbers: speed, direction of travel
+    # and facing (away from the edges the rounding could flip; every command here walks).
     speed, target = rows["speed_mps"], rows["target_speed_mps"]
     cos = np.cos(np.radians(rows["heading_deg"] - rows["target_heading_deg"]))
-    good = (np.abs(speed - target) <= 0.5) & ((speed <= 0.1) | (cos >= 0.7)) & (rows["fell"] == 0)
-    clear = (np.abs(np.abs(speed - target) - 0.5) > 1e-3) & (np.abs(cos - 0.7) > 1e-3)
-    clear &= judged & ~lost
+    facing = np.cos(np.radians(rows["facing_deg"] - rows["target_heading_deg"]))
+    good = ((np.abs(speed - target) <= 0.5) & (speed > 0.1) & (cos >= 0.7) & (facing >= 0.7)
+            & (rows["fell"] == 0))
+    clear = ((np.abs(np.abs(speed - target) - 0.5) > 1e-3) & (np.abs(cos - 0.7) > 1e-3)
+             & (np.abs(facing - 0.7) > 1e-3) & (np.abs(speed - 0.1) > 1e-3))
+    clear &= ~lost
     assert np.array_equal(good[clear], rows["good"][clear] == 1)
 
     for e in range(EPISODES):

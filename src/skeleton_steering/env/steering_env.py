@@ -89,7 +89,8 @@ class SteeringEnv:
         self.mj_model = control.build_model(
             self.config.control,
             model.PhysicsOptions(
-                phys.timestep, phys.solver_iterations, phys.ls_iterations, phys.integrator
+                phys.timestep, phys.solver_iterations, phys.ls_iterations, phys.integrator,
+                phys.leg_contacts,
             ),
         )
         self._action_map = control.ActionMap(self.config.control, self.mj_model)

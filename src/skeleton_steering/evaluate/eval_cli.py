@@ -33,16 +33,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from skeleton_steering.arg_types import count, non_negative_float, positive_float, seed
 from skeleton_steering.entry import module_main
+from skeleton_steering.evaluate import eval_seeds, leg_overlap, schedules, steering_metrics
 from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.evaluate import rollout as evaluation
-from skeleton_steering.evaluate import schedules, steering_metrics
-from skeleton_steering.io_utils import atomic_write_text, check_writable_file
+from skeleton_steering.evaluate.steering_metrics import MOVING_THRESHOLD, SETTLE_SECONDS
+from skeleton_steering.io_utils import atomic_write_text, check_writable_file, file_sha256
 from skeleton_steering.learn import train
 
 DEFAULT_OUT_DIR = Path("results/eval")
-# ProtoMotions' settling window and "moving" speed (see steering_metrics).
-SETTLE_SECONDS = 1.0
-MOVING_THRESHOLD = 0.1
 
 
 class RenderUnavailableError(RuntimeError):
@@ -101,10 +99,11 @@ def evaluate(
     n_steps: int,
     schedule: str = "scripted",
     episodes: int = 1,
-    seed: int = 0,
+    seed: int = eval_seeds.HELD_OUT_SEED,
     deterministic: bool = True,
     action_std: float | None = None,
     settle_seconds: float = SETTLE_SECONDS,
+    leg_contacts: bool | None = None,
     console: Console | None = None,
     show_progress: bool = True,
 ) -> Evaluation:
@@ -124,7 +123,7 @@ def evaluate(
     if action_std is not None and (deterministic or not 0 < action_std < float("inf")):
         raise ValueError(f"--action_std must be finite and > 0 and is for sampled actions (not "
                          f"--deterministic), got {action_std}")
-    model = evaluation.load_model(model_path, console)
+    model = evaluation.load_model(model_path, console, leg_contacts=leg_contacts)
     learned_std = float(np.exp(np.asarray(model.params.policy["params"]["log_std"])).mean())
     if action_std is not None:
         model = evaluation.with_action_std(model, action_std)
@@ -143,6 +142,7 @@ def evaluate(
     records = evaluation.steering_records(result, sched)
     metrics = steering_metrics.summarize_rollouts(records, settle_seconds, MOVING_THRESHOLD)
     metrics["nonfinite_steps"] = int(result.nonfinite.sum())
+    metrics.update(leg_overlap.overlap_steps(result.qpos, result.fell))
     metrics["task_reward"] = float(result.task_reward.mean())
     # Share of steps the discriminator tells apart from the demonstrations (training's
     # disc_acc_agent, here on this evaluation's actions).
@@ -150,6 +150,7 @@ def evaluate(
     meta = model.ckpt.meta
     summary = {
         "checkpoint": str(model.ckpt.path),
+        "checkpoint_sha256": file_sha256(model.ckpt.path),
         "iteration": meta.get("iteration"),
         "env_steps": meta.get("env_steps"),
         "env_id": model.config.env_id,
@@ -157,14 +158,15 @@ def evaluate(
         "n_steps": n_steps,
         "episodes": episodes,
         "seed": seed,
+        "seed_role": eval_seeds.role(seed),
         "deterministic": deterministic,
         "action_std": 0.0 if deterministic else (action_std or learned_std),
         "control_dt": dt,
         "settle_seconds": settle_seconds,
+        "leg_contacts": model.config.env.physics.leg_contacts,
         "criterion": {
-            "speed_tolerance_mps": steering_metrics.SPEED_TOLERANCE,
-            "cos_tolerance": steering_metrics.COS_TOLERANCE,
-            "moving_threshold_mps": MOVING_THRESHOLD,
+            **steering_metrics.criterion(settle_seconds),
+            "leg_overlap_depth_m": leg_overlap.OVERLAP_DEPTH_M,
         },
         "metrics": metrics,
         "per_episode": eval_output.per_episode(records, settle_seconds, MOVING_THRESHOLD),
@@ -277,8 +279,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", default="scripted",
                         help=f"command schedule: {', '.join(schedules.SCHEDULES)}")
     parser.add_argument("--episodes", type=count, default=1, help="parallel episodes")
-    parser.add_argument("--seed", type=seed, default=0,
-                        help="reset keys, actions, random schedule (0..2^32-1)")
+    parser.add_argument("--seed", type=seed, default=eval_seeds.HELD_OUT_SEED,
+                        help="reset keys, actions, random schedule (0..2^32-1; default: the "
+                             f"held-out seed {eval_seeds.HELD_OUT_SEED}, seeds below "
+                             f"{eval_seeds.HELD_OUT_START} are for tuning)")
     parser.add_argument("--deterministic", action="store_true",
                         help="mean actions, deterministic XLA ops: byte-identical outputs")
     parser.add_argument("--action_std", type=positive_float, default=None,
@@ -286,6 +290,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settle_seconds", type=non_negative_float, default=SETTLE_SECONDS,
                         help="steps this long after a command change are not judged; "
                              "as long after a fall they are failed")
+    parser.add_argument("--leg_contacts", choices=("on", "off"), default=None,
+                        help="simulate with the leg-leg contact pairs on or off "
+                             "(default: as the policy was trained)")
     parser.add_argument("--out", default=None,
                         help=f"summary JSON (default {DEFAULT_OUT_DIR}/<checkpoint stem>.json)")
     parser.add_argument("--record", action="store_true", help="render episode 0 to a video")
@@ -312,6 +319,7 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
         ev = evaluate(args.model_path, n_steps=args.n_steps, schedule=args.schedule,
                       episodes=args.episodes, seed=args.seed, deterministic=args.deterministic,
                       action_std=args.action_std, settle_seconds=args.settle_seconds,
+                      leg_contacts=None if args.leg_contacts is None else args.leg_contacts == "on",
                       console=console, show_progress=not args.no_progress)
         video = None
         if args.record:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from skeleton_steering.arg_types import count, index, seed
+from skeleton_steering.evaluate import eval_seeds
 from skeleton_steering.io_utils import check_writable_file
 from skeleton_steering.render.renderer import Frame, render_video
 from skeleton_steering.render.video_io import VideoError, check_video_args
@@ -50,7 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="with --model_path: control steps to record")
     render.add_argument("--schedule", default=DEFAULT_SCHEDULE,
                         help="with --model_path: command schedule (random, scripted, straight)")
-    render.add_argument("--seed", type=seed, default=0, help="with --model_path: rollout seed")
+    render.add_argument("--seed", type=seed, default=eval_seeds.HELD_OUT_SEED,
+                        help="with --model_path: rollout seed (default: the held-out seed)")
     render.add_argument("--out", default=None,
                         help="output .mp4 (default results/videos/<input stem>.mp4)")
     render.add_argument("--width", type=int, default=None, help=f"default {DEFAULT_WIDTH}")

@@ -262,17 +262,27 @@ def _checkpoint_expert(config: TrainConfig, ckpt: checkpoint.Checkpoint,
     return train.resolve_expert(config, base, console)
 
 
-def load_model(model_path: str | Path, console: Console | None = None) -> TrainedModel:
+def load_model(
+    model_path: str | Path,
+    console: Console | None = None,
+    *,
+    leg_contacts: bool | None = None,
+) -> TrainedModel:
     """A policy export or a training checkpoint, an environment built from it, its arrays.
 
-    Raises `checkpoint.CheckpointError` (a ValueError naming the file) when the file is
-    missing, unreadable, or was trained on an environment of other sizes.
+    `leg_contacts`: evaluate with the leg-leg contact pairs on or off instead of as trained
+    (the observation and action spaces are the same either way). Raises
+    `checkpoint.CheckpointError` (a ValueError naming the file) when the file is missing,
+    unreadable, or was trained on an environment of other sizes.
     """
     console = console or Console(stderr=True)
     container = checkpoint.load(model_path, (policy_export.FORMAT, checkpoint.FORMAT),
                                 what="policy export or training checkpoint")
     config = train_config.from_mapping(container.config,
                                        source=f"{container.path} (stored config)")
+    if leg_contacts is not None:
+        physics = dataclasses.replace(config.env.physics, leg_contacts=leg_contacts)
+        config = dataclasses.replace(config, env=dataclasses.replace(config.env, physics=physics))
     is_export = container.format == policy_export.FORMAT
     if is_export:
         reference = policy_export.reference_of(container)
@@ -290,7 +300,7 @@ def load_model(model_path: str | Path, console: Console | None = None) -> Traine
     else:
         export = policy_export.from_training_checkpoint(container, reference)
     params = EvalParams(export.policy, export.obs_norm, export.disc, export.disc_norm)
-    return TrainedModel(container, export.config, ev, jax.tree.map(jp.asarray, params))
+    return TrainedModel(container, config, ev, jax.tree.map(jp.asarray, params))
 
 
 # -- running -----------------------------------------------------------------------------------
