@@ -8,20 +8,23 @@ tests skip.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mujoco
 import numpy as np
 import pytest
+import yaml
 
+from skeleton_steering.config import from_dict
 from skeleton_steering.data import smpl_template as st
 from skeleton_steering.data.amass import AmassFormatError, ShapeFileError, read_clip
 from skeleton_steering.data.contacts import source_contacts
 from skeleton_steering.data.retarget import (
     RetargetConfig,
     RetargetError,
-    qa_failures,
     retarget_clip,
+    retarget_manifest,
     source_geometry,
 )
 from skeleton_steering.skeleton import kinematics, model
@@ -83,9 +86,31 @@ def _pelvis_src(r: dict) -> np.ndarray:
     return mats.reshape(-1, 3, 3)
 
 
-def test_every_clip_is_kept_by_the_default_qa(results):
-    for name, r in results.items():
-        assert qa_failures(r["res"].qa, RetargetConfig()) == [], name
+# The development clips the folder's README lists: 4 ACCAD walks, the jumping-jacks sample.
+LISTED = {
+    "B3_-_walk1_stageii.npz",
+    "B10_-_walk_turn_left_(45)_stageii.npz",
+    "B13_-_walk_turn_right_(45)_stageii.npz",
+    "B1_-_stand_to_walk_stageii.npz",
+    "dmpl_sample.npz",
+}
+
+
+def test_every_clip_is_kept_by_the_workflows_default_qa(tmp_path):
+    # As the workflow runs it: a manifest of the clips (read in place, never copied) and the
+    # retarget section of the default config, which holds RetargetConfig's defaults.
+    root = Path(__file__).resolve().parents[1]
+    settings = yaml.safe_load((root / "config" / "config.yaml").read_text())["retarget"]
+    config = from_dict(RetargetConfig, settings)
+    assert config == RetargetConfig()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"clips": [{"path": str(p)} for p in _clips()]}))
+    report = retarget_manifest(manifest, tmp_path / "traj.npz", config)
+    dropped = {Path(r["path"]).name: r["reason"] for r in report["clips"] if not r["kept"]}
+    assert dropped == {}
+    kept = {Path(r["path"]).name for r in report["clips"]}
+    assert kept >= LISTED, f"missing from {MOCAP}: {sorted(LISTED - kept)}"
+    assert report["summary"]["kept"] == len(_clips())
 
 
 def test_knee_swing_peak_and_stance_knee_follow_the_source(results):

@@ -210,3 +210,72 @@ def test_no_kept_clip_is_an_error_after_writing_the_report(tmp_path):
         retarget_manifest(tmp_path / "manifest.json", tmp_path / "t.npz")
     assert (tmp_path / "t_qa.failed.json").is_file()
     assert not (tmp_path / "t.npz").exists() and not (tmp_path / "t_qa.json").exists()
+
+
+def _time_warped(g, amplitude: float, period: float) -> AmassClip:
+    """`g` replayed at a speed that swings by +-`amplitude` over `period` seconds: a person
+    slowing down and speeding up again, with every pose one the clip holds."""
+    duration = (g.trans.shape[0] - 1) / g.rate
+    t = np.arange(0.0, 2 * duration, 1.0 / g.rate)
+    u = t - amplitude * period / (2 * np.pi) * np.sin(2 * np.pi * t / period)
+    u = u[u <= duration]
+    rot = np.concatenate([g.root_orient[:, None], g.body_pose], axis=1)
+    quat = Rotation.from_rotvec(rot.reshape(-1, 3)).as_quat().reshape(*rot.shape[:2], 4)
+    quat = resample.interp_quat(quat, g.rate, u)
+    rotvec = Rotation.from_quat(quat.reshape(-1, 4)).as_rotvec().reshape(len(u), -1, 3)
+    trans = resample.interp_linear(g.trans, g.rate, u)
+    return AmassClip(
+        "slow-fast", rotvec[:, 0], rotvec[:, 1:], trans, g.rate, "male", np.zeros(16), "SMPL-H"
+    )
+
+
+@pytest.fixture(scope="module")
+def slow_fast_qa() -> dict:
+    g = generate_motion(MOTIONS[1], rate=100.0, seed=0)
+    return retarget_clip(_time_warped(g, amplitude=0.6, period=3.0)).qa
+
+
+def test_a_walk_that_changes_speed_is_kept(slow_fast_qa):
+    # Its pelvis speed varies by over 60 % within a stride (what starting, stopping and
+    # turning look like), and the feet, joints and forces are those of a walk.
+    assert slow_fast_qa["root_speed_variation"] > 0.6
+    assert qa_failures(slow_fast_qa, RetargetConfig()) == []
+
+
+@pytest.mark.parametrize(
+    ("threshold", "metric", "words"),
+    [
+        ("max_penetration_cm", "penetration_max_cm", "penetration"),
+        ("max_skating_cm_s", "skating_mean_cm_s", "cm/s >"),
+        ("max_added_skating_cm_s", "skating_added_cm_s", "over the source's"),
+        ("max_clipped_share", "clipped_share", "clipped"),
+        ("max_com_acc_g", "com_acc_p95_g", "COM horizontal acceleration"),
+        ("max_friction_demand", "friction_demand_p95", "friction demand"),
+        ("root_height_range", "root_height_max_m", "root height"),
+    ],
+)
+def test_each_qa_threshold_drops_a_clip_over_it(slow_fast_qa, threshold, metric, words):
+    config = RetargetConfig()
+    limit = getattr(config, threshold)
+    limit = limit[1] if isinstance(limit, tuple) else limit
+    reasons = qa_failures({**slow_fast_qa, metric: limit * 1.01 + 0.01}, config)
+    assert len(reasons) == 1 and words in reasons[0], reasons
+
+
+def test_every_retarget_setting_is_in_the_workflow_config_and_schema_with_its_default():
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    defaults = {
+        f.name: list(v) if isinstance(v := getattr(RetargetConfig(), f.name), tuple) else v
+        for f in dataclasses.fields(RetargetConfig)
+    }
+    schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    section = schema["properties"]["retarget"]["properties"]
+    assert {k: v["default"] for k, v in section.items()} == defaults
+    assert all(v.get("description") for v in section.values()), "every setting described"
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    assert config["retarget"] == defaults

@@ -35,9 +35,16 @@ Per clip:
    lowest corner while it is within `contact_height` of the floor and the source foot is in
    stance, cm/s) next to the source's own (its planted ankle or toe), the threshold applying
    to the difference; physical feasibility (`feasibility`: COM horizontal acceleration and
-   friction demand p95, root speed variation within strides); share of joint values clipped;
-   root height range. A clip over a threshold is dropped with the reason. The QA of every
-   clip is written beside the output as `<stem>_qa.json`.
+   friction demand p95); share of joint values clipped; root height range. A clip over a
+   threshold is dropped with the reason. The QA of every clip is written beside the output
+   as `<stem>_qa.json`.
+
+What drops a clip is what the retargeting broke (skating beyond the source's, penetration,
+clipped joints) or what no body on a floor can do (COM acceleration, friction demand); how a
+person chose to move is never a reason. The root speed's variation within strides is
+reported but drops nothing: starting, stopping and turning vary it by far more than steady
+walking's +-15 % (real ACCAD walk-to-stand and turn-around clips: over 60 %). The bundled
+sample's steady gait is held to that bound by its own tests.
 """
 
 from __future__ import annotations
@@ -94,13 +101,11 @@ class RetargetConfig:
     max_added_skating_cm_s: float = 3.0
     max_clipped_share: float = 0.05
     # Physical feasibility (see `feasibility`): p95 of the COM's horizontal acceleration (g)
-    # and of the friction demand (the floor's friction is 1.0: keep a margin), and the largest
-    # relative root-speed deviation within a stride. Measured on real AMASS clips: walks and
-    # turns 0.21-0.25 g, 0.22-0.27, 0.24-0.32 (a start from standing included); jumping jacks
-    # 0.52 g, 0.51.
+    # and of the friction demand (the floor's friction is 1.0: keep a margin). Measured on
+    # real AMASS clips: walks, turns and a start from standing 0.24-0.28 g, 0.24-0.26;
+    # jumping jacks 0.52 g, 0.51.
     max_com_acc_g: float = 0.6
     max_friction_demand: float = 0.7
-    max_root_speed_variation: float = 0.6
     root_height_range: tuple[float, float] = (0.6, 1.3)
     min_frames: int = 10
 
@@ -112,7 +117,7 @@ class RetargetConfig:
             raise ValueError("contact_height must be positive")
         thresholds = (self.max_penetration_cm, self.max_skating_cm_s,
                       self.max_added_skating_cm_s, self.max_clipped_share, self.max_com_acc_g,
-                      self.max_friction_demand, self.max_root_speed_variation)
+                      self.max_friction_demand)
         if min(thresholds) < 0:
             raise ValueError("QA thresholds must be >= 0")
         lo, hi = self.root_height_range
@@ -320,9 +325,6 @@ def qa_failures(qa: dict[str, Any], config: RetargetConfig) -> list[str]:
     if qa["friction_demand_p95"] > config.max_friction_demand:
         reasons.append(f"friction demand p95 {qa['friction_demand_p95']:.2f} > "
                        f"{config.max_friction_demand}")
-    if qa["root_speed_variation"] > config.max_root_speed_variation:
-        reasons.append(f"root speed varies {100 * qa['root_speed_variation']:.0f}% within a "
-                       f"stride > {100 * config.max_root_speed_variation:.0f}%")
     if qa["clipped_share"] > config.max_clipped_share:
         reasons.append(f"{100 * qa['clipped_share']:.1f}% of joint values clipped > "
                        f"{100 * config.max_clipped_share:.1f}%")
