@@ -19,20 +19,19 @@ system-deps:
 	@sh scripts/install_system_deps.sh || echo "(continuing: all but video rendering works)"
 
 # The whole workflow (data chain, training, eval, videos, report; Snakefile) on the default
-# config: the bundled synthetic sample, two seeds, a budget for a 2-core CPU. The venv's bin
-# goes first on PATH, so every rule finds `skeleton-steering`.
+# config: the bundled synthetic sample, two seeds, a budget for a 2-core CPU, and the walker
+# that ships in policies/ evaluated and rendered beside them (results/shipped/). The venv's
+# bin goes first on PATH, so every rule finds `skeleton-steering`.
 demo: $(VENV)/.installed system-deps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2
-	$(MAKE) --no-print-directory shipped
 
 # The trained policy that ships with the project (policies/README.md: how it was made, its
-# numbers), evaluated on the scripted steering schedule and rendered with its GIF preview.
-SHIPPED ?= policies/walker.msgpack
+# numbers), evaluated on the scripted steering schedule and on random commands drawn as in
+# training (both on the held-out evaluation seed), and rendered with its GIF preview: the
+# workflow's reference rules, alone.
 shipped: $(VENV)/.installed system-deps
-	$(BIN)/skeleton-steering eval --model_path $(SHIPPED) --n_steps 1500 --episodes 4 \
-		--deterministic --out results/shipped/eval.json
-	$(BIN)/skeleton-steering render --model_path $(SHIPPED) --n_steps 750 \
-		--out results/shipped/walker.mp4
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --cores 2 results/shipped/eval.json \
+		results/shipped/eval_random.json results/shipped/walker.mp4 results/shipped/walker.gif
 
 test: $(VENV)/.installed system-deps
 	$(BIN)/ruff check src tests

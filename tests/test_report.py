@@ -170,3 +170,35 @@ def test_bad_input_is_named_and_leaves_the_old_report(two_runs, tmp_path, capsys
     assert "holds no training iteration yet" in error(["--runs", str(empty)])
     assert (out / "index.html").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]
+
+
+def test_the_shipped_walker_comes_first_and_short_runs_are_called_smoke_runs(two_runs, tmp_path):
+    evals = [write_eval(tmp_path / f"e{i}.json", {"success_rate": 0.1 * i}) for i in (1, 2)]
+    ref = tmp_path / "shipped.json"
+    ref.write_text(json.dumps({"checkpoint": "policies/walker.msgpack", "env_steps": 20000,
+                               "metrics": {"success_rate": 0.95, "falls_per_minute": 0.0}}))
+    video = tmp_path / "walker.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    out = tmp_path / "report"
+    assert cli.main(["report", "--runs", *map(str, two_runs), "--evals", *map(str, evals),
+                     "--reference_eval", str(ref), "--reference_video", str(video),
+                     "--out", str(out)]) == 0  # fmt: skip
+    page = (out / "index.html").read_text()
+    # Runs: the reference row before the seeds; evaluation: its column before mean and std.
+    assert page.index("shipped walker") < page.index("seed1")
+    assert '<th class="reference">shipped walker</th><th>mean</th>' in page
+    assert '<td class="reference">0.95</td>' in page
+    # Videos: the reference first.
+    assert page.index("videos/reference.mp4") < page.index("<h2>Files")
+    assert (out / "videos" / "reference.mp4").read_bytes() == video.read_bytes()
+    # 300 env steps is under a tenth of the reference's 20,000: both seeds are smoke runs.
+    assert page.count('<span class="smoke">smoke run</span>') == 2
+
+    # A run with at least a tenth of the reference's env steps is not one.
+    ref.write_text(json.dumps({"env_steps": 3000, "metrics": {"success_rate": 0.95}}))
+    assert cli.main(["report", "--runs", *map(str, two_runs), "--reference_eval", str(ref),
+                     "--out", str(out)]) == 0  # fmt: skip
+    assert "smoke run" not in (out / "index.html").read_text()
+    # Without a reference, the fixed floor decides.
+    assert cli.main(["report", "--runs", *map(str, two_runs), "--out", str(out)]) == 0
+    assert (out / "index.html").read_text().count('class="smoke"') == 2

@@ -4,6 +4,7 @@ today's training defaults, and `policies/walker.json` records where it came from
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import mujoco
 import numpy as np
 import pytest
 
+from skeleton_steering import cli
 from skeleton_steering.env import commands
+from skeleton_steering.evaluate import leg_overlap, steering_metrics
+from skeleton_steering.io_utils import file_sha256
 from skeleton_steering.learn import policy_export, train_config
 from skeleton_steering.skeleton import model
 from skeleton_steering.skeleton.features import body_state_features
@@ -42,14 +46,70 @@ def test_shipped_policy_fits_in_git_and_loads_alone(export):
 
 def test_record_matches_the_export(export):
     record = _record()
+    assert record["sha256"] == file_sha256(SHIPPED)
+    assert record["size_bytes"] == SHIPPED.stat().st_size
     assert record["env_steps"] == export.meta["env_steps"]
     assert record["seed"] == export.config.seed
     assert record["command"] == export.meta["provenance"]["command"]
     assert record["commit"] == export.meta["provenance"]["commit"]
-    # The numbers the README quotes come from the documented eval command's summary.
-    metrics = record["eval"]["metrics"]
-    for key in ("falls_per_minute", "success_rate", "upright_share", "heading_error_deg"):
-        assert key in metrics
+    # Both schedules, on held-out seeds, under the current criterion.
+    assert set(record["evaluations"]) == {"scripted", "random"}
+    for ev in record["evaluations"].values():
+        assert ev["seed_role"] == "held_out" and ev["deterministic"]
+        assert ev["criterion"] == {**steering_metrics.criterion(ev["settle_seconds"]),
+                                   "leg_overlap_depth_m": leg_overlap.OVERLAP_DEPTH_M}
+        for key in ("falls_per_minute", "success_rate", "success_rate_all", "upright_share",
+                    "heading_error_deg", "turn_time_s", "leg_overlap_steps"):
+            assert key in ev["metrics"]
+
+
+# How far a recorded number may move when the same command runs on another machine. The
+# deterministic evaluation repeats byte for byte on one machine, but other CPUs round floats
+# differently and the walk diverges chaotically; sized at about 2.5x the largest difference
+# measured between two machines and between two instruction sets on one machine
+# (docs/experiments.md, "Shipped policy across machines"): (absolute, relative) tolerance.
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "success_rate": (0.05, 0), "success_rate_all": (0.05, 0), "upright_share": (0.02, 0),
+    "heading_error_deg": (1.5, 0), "heading_error_all_deg": (2.5, 0),
+    "facing_error_deg": (1.75, 0), "facing_error_all_deg": (3.0, 0),
+    "speed_error_mps": (0.03, 0), "speed_error_all_mps": (0.03, 0),
+    "turn_time_s": (0.3, 0), "turns_finished": (0.15, 0), "turn_overshoot_deg": (2.5, 0),
+    "turns": (2, 0), "falls_per_minute": (0.5, 0), "falls": (2, 0), "episode_count": (2, 0),
+    "episode_length_mean_s": (0, 0.5), "episode_length_min_s": (0, 0.9),
+    "judged_steps": (150, 0), "lost_steps": (120, 0), "steps": (0, 0),
+    "distance_m": (2.5, 0), "style_reward": (0.02, 0), "disc_acc_agent": (0.05, 0),
+    "task_reward": (0.04, 0), "nonfinite_steps": (0, 0),
+    "leg_overlap_steps": (30, 0.25), "leg_overlap_share": (0.01, 0),
+    "leg_overlap_max_cm": (1.5, 0),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", ["scripted", "random"])
+def test_recorded_evaluations_reproduce(schedule, tmp_path):
+    """The numbers README and policies/README.md quote: the recorded eval command, run again
+    on this machine, gives every recorded metric within TOLERANCES."""
+    recorded = _record()["evaluations"][schedule]
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--model_path", str(SHIPPED), *recorded["eval_flags"], "--no_progress",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    again = json.loads(out.read_text())
+    assert again["checkpoint_sha256"] == _record()["sha256"]
+    for key in ("schedule", "n_steps", "episodes", "seed", "deterministic", "criterion"):
+        assert again[key] == recorded[key], key
+    assert set(TOLERANCES) >= set(recorded["metrics"]), "a recorded metric has no tolerance"
+    off = {}
+    for key, value in recorded["metrics"].items():
+        now = again["metrics"][key]
+        absolute, relative = TOLERANCES[key]
+        if value is None or now is None:
+            if value != now:
+                off[key] = (value, now)
+            continue
+        if abs(now - value) > absolute + relative * abs(value):
+            off[key] = (value, now)
+    assert not off, f"recorded vs now, outside tolerance: {off}"
 
 
 def test_shipped_policy_was_trained_with_todays_defaults(export):
@@ -81,3 +141,28 @@ def test_shipped_policy_acts_on_this_skeletons_observations(export):
     assert np.isfinite(actions).all()
     # A trained mean stays mostly inside the clipped range [-1, 1].
     assert np.mean(np.abs(actions) <= 1.0) > 0.9
+
+
+def _ship_policy():
+    path = ROOT / "scripts" / "ship_policy.py"
+    spec = importlib.util.spec_from_file_location("ship_policy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ship_policy_refuses_an_evaluation_of_another_file_or_a_tuning_seed():
+    ship = _ship_policy()
+    recorded = _record()["evaluations"]["scripted"]
+    summary = {**recorded, "checkpoint_sha256": _record()["sha256"], "action_std": 0.0}
+    assert ship.evaluation_record(summary, "eval.json", _record()["sha256"])["eval_flags"] == (
+        recorded["eval_flags"]
+    )
+    with pytest.raises(ship.ShipError, match="evaluated a file with SHA-256"):
+        ship.evaluation_record(summary, "eval.json", "0" * 64)
+    with pytest.raises(ship.ShipError, match="tuning seed"):
+        ship.evaluation_record({**summary, "seed": 3, "seed_role": "tuning"}, "eval.json",
+                               _record()["sha256"])
+    without = {k: v for k, v in summary.items() if k != "checkpoint_sha256"}
+    with pytest.raises(ship.ShipError, match="'checkpoint_sha256' is missing"):
+        ship.evaluation_record(without, "eval.json", _record()["sha256"])

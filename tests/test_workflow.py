@@ -122,6 +122,8 @@ def test_dry_run_plans_every_stage_once_and_train_eval_render_per_seed(tmp_path)
         "eval": 3,
         "render": 3,
         "report": 1,
+        "reference_eval": 1,
+        "reference_render": 1,
         "all": 1,
     }
     seeds = sorted(j["wildcards"]["seed"] for j in planned_jobs(out) if j["rule"] == "train")
@@ -173,6 +175,8 @@ def test_gpu_preset_merges_over_the_default(tmp_path):
         "eval": 5,
         "render": 5,
         "report": 1,
+        "reference_eval": 1,
+        "reference_render": 1,
         "all": 1,
     }
     for job in planned_jobs(out):
@@ -334,6 +338,8 @@ def test_slurm_profile_plans_one_job_per_rule_instance_with_resources_mapped(tmp
         "eval": 2,
         "render": 2,
         "report": 1,
+        "reference_eval": 1,
+        "reference_render": 1,
         "all": 1,
     }
     assert len(jobs) == sum(job_counts(out).values())

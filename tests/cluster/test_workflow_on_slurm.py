@@ -29,6 +29,8 @@ TINY = {
     },
     "eval": {"n_steps": 50, "episodes": 1},
     "render": {"n_steps": 25},
+    # The reference walker's full-length evaluations add minutes and no SLURM behaviour.
+    "reference_policy": "",
 }
 # "Job 2 has been submitted with SLURM jobid 16 (log: .../slurm_logs/rule_train/42/16.log)."
 SUBMITTED = re.compile(

@@ -119,8 +119,56 @@ def all_targets() -> list[str]:
     return [
         *expand("results/eval/seed{seed}.json", seed=seeds),
         *expand("results/videos/seed{seed}.mp4", seed=seeds),
+        *reference_targets(),
         "results/report",
     ]
+
+
+# -- the reference policy -----------------------------------------------------------------
+
+REFERENCE = "results/shipped"
+
+
+def reference_targets() -> list[str]:
+    """The reference policy's evaluations (scripted and random schedule) and video, when one
+    is configured: the report shows it first, beside the seeds."""
+    if not config["reference_policy"]:
+        return []
+    return [
+        f"{REFERENCE}/eval.json",
+        f"{REFERENCE}/eval_random.json",
+        f"{REFERENCE}/walker.mp4",
+        f"{REFERENCE}/walker.gif",
+    ]
+
+
+def reference_policy() -> str:
+    """The configured reference export; a relative path not found here is taken from the
+    project (beside the Snakefile), so a workflow run from another folder still finds the
+    walker in policies/."""
+    path = Path(config["reference_policy"])
+    if not path.is_absolute() and not path.exists():
+        path = Path(workflow.basedir) / path
+    return str(path)
+
+
+def report_reference_inputs(wildcards) -> dict[str, str]:
+    if not config["reference_policy"]:
+        return {}
+    return {
+        "ref_eval": f"{REFERENCE}/eval.json",
+        "ref_video": f"{REFERENCE}/walker.mp4",
+        "ref_preview": f"{REFERENCE}/walker.gif",
+    }
+
+
+def report_reference_flags(wildcards, input) -> str:
+    if not config["reference_policy"]:
+        return ""
+    return (
+        f"--reference_eval {input.ref_eval} --reference_video {input.ref_video}"
+        f" --reference_preview {input.ref_preview}"
+    )
 
 
 # -- resources ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 rule report:
     input:
+        unpack(report_reference_inputs),
         done=expand("results/runs/seed{seed}/train.done", seed=config["seeds"]),
         evals=expand("results/eval/seed{seed}.json", seed=config["seeds"]),
         videos=expand("results/videos/seed{seed}.mp4", seed=config["seeds"]),
@@ -27,6 +28,8 @@ rule report:
         runtime=runtime_of("report"),
     params:
         runs=lambda wildcards, input: [str(Path(p).parent) for p in input.done],
+        reference=report_reference_flags,
     shell:
         "skeleton-steering report --runs {params.runs} --evals {input.evals}"
-        " --videos {input.videos} --previews {input.previews} --out {output} > {log} 2>&1"
+        " --videos {input.videos} --previews {input.previews} {params.reference}"
+        " --out {output} > {log} 2>&1"

@@ -51,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--previews", nargs="*", default=[], help="GIF preview per run, same order as --runs"
     )
+    parser.add_argument("--reference_eval", default=None,
+                        help="eval summary JSON of a reference policy (the shipped walker), "
+                             "shown first")
+    parser.add_argument("--reference_video", default=None, help="its video")
+    parser.add_argument("--reference_preview", default=None, help="its GIF preview")
+    parser.add_argument("--reference_label", default="shipped walker")
     parser.add_argument("--out", default="results/report", help="report folder")
     parser.add_argument("--title", default="SkeletonSteering: seeds side by side")
 
@@ -93,12 +99,28 @@ def build(
     out: str | Path,
     title: str,
     console: Console | None = None,
+    *,
+    reference_eval: str | None = None,
+    reference_video: str | None = None,
+    reference_preview: str | None = None,
+    reference_label: str = "shipped walker",
 ) -> Path:
-    """Write the report folder `out`; returns the path of its index.html."""
+    """Write the report folder `out`; returns the path of its index.html.
+
+    `reference_*`: a trained policy to show first (its eval summary, video, preview); runs
+    far below its env steps are labelled smoke runs.
+    """
     console = console or Console(stderr=True)
     out = Path(out)
     for name, items in (("evals", evals), ("videos", videos), ("previews", previews)):
         _check_pairing(name, items, runs)
+    for name, item in (("reference_eval", reference_eval), ("reference_video", reference_video),
+                       ("reference_preview", reference_preview)):
+        if item is not None and not Path(item).is_file():
+            raise report_data.ReportInputError(f"--{name}: {item} not found")
+    if reference_eval is None and (reference_video or reference_preview):
+        raise report_data.ReportInputError("--reference_video/--reference_preview need "
+                                           "--reference_eval")
     loaded = [report_data.read_run(r) for r in runs]
     labels = [r.label for r in loaded]
     if len(set(labels)) != len(labels):
@@ -118,6 +140,19 @@ def build(
         if table is not None:
             atomic_write_text(work / EVAL_CSV, report_data.eval_table_csv(table))
             files.append(EVAL_CSV)
+        reference = None
+        if reference_eval is not None:
+            ref_video = ref_preview = None
+            if reference_video:
+                ref_video = f"{VIDEO_DIR}/reference{Path(reference_video).suffix}"
+                _copy(reference_video, work / ref_video)
+            if reference_preview:
+                ref_preview = f"{VIDEO_DIR}/reference{Path(reference_preview).suffix}"
+                _copy(reference_preview, work / ref_preview)
+            reference = report_data.Reference(
+                reference_label, report_data.read_eval(reference_eval),
+                report_data.read_reference_steps(reference_eval), ref_video, ref_preview,
+            )  # fmt: skip
         entries = []
         for i, label in enumerate(labels):
             video = preview = None
@@ -129,7 +164,8 @@ def build(
                 _copy(previews[i], work / preview)
             if video or preview:
                 entries.append(report_html.VideoEntry(label, video, preview))
-        page = report_html.index_html(title, loaded, CURVES_NAME, table, entries, files)
+        page = report_html.index_html(title, loaded, CURVES_NAME, table, entries, files,
+                                      reference)
         atomic_write_text(work / INDEX, page)
         replace_dir(work, out)
     except BaseException:
@@ -143,5 +179,7 @@ def build(
 
 
 def main_from_args(args: argparse.Namespace, console: Console | None = None) -> int:
-    build(args.runs, args.evals, args.videos, args.previews, args.out, args.title, console)
+    build(args.runs, args.evals, args.videos, args.previews, args.out, args.title, console,
+          reference_eval=args.reference_eval, reference_video=args.reference_video,
+          reference_preview=args.reference_preview, reference_label=args.reference_label)
     return 0

@@ -15,7 +15,13 @@ from urllib.parse import quote
 
 import numpy as np
 
-from skeleton_steering.report.run_data import EVAL_LABELS, EvalTable, Run
+from skeleton_steering.report.run_data import (
+    EVAL_LABELS,
+    EvalTable,
+    Reference,
+    Run,
+    smoke_threshold,
+)
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
@@ -28,6 +34,8 @@ figure { margin: 0; }
 video, .preview { max-width: 32em; display: block; }
 .preview { margin-top: 0.5em; }
 .note { color: #666; font-size: 0.9em; }
+.reference { background: #eef6ee; }
+.smoke { color: #a05a00; font-weight: bold; }
 """
 
 
@@ -52,9 +60,22 @@ def _num(value: float, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _runs_table(runs: Sequence[Run]) -> str:
+def _runs_table(runs: Sequence[Run], reference: Reference | None) -> str:
     rows = []
+    if reference is not None:
+        rows.append(
+            f'<tr class="reference"><td>{html.escape(reference.label)}</td><td></td>'
+            f"<td>{_num(reference.env_steps, 6)}</td><td></td><td></td>"
+            "<td>reference: the trained policy in policies/</td></tr>"
+        )
+    smoke_below = smoke_threshold(reference)
     for run in runs:
+        final_steps = float(run.steps[-1])
+        status = (
+            f'<span class="smoke">smoke run</span>: {final_steps:,.0f} env steps, under '
+            f"{smoke_below:,.0f}; a check of the chain, not a trained walker"
+            if final_steps < smoke_below else ""
+        )
         ret = run.columns.get("episode_return")
         last = math.nan
         if ret is not None:
@@ -63,28 +84,32 @@ def _runs_table(runs: Sequence[Run]) -> str:
         rows.append(
             f"<tr><td>{html.escape(run.label)}</td><td>{len(run.steps)}</td>"
             f"<td>{int(run.steps[-1]):,}</td><td>{_num(run.wall_s)}</td>"
-            f"<td>{_num(last)}</td></tr>"
+            f"<td>{_num(last)}</td><td>{status}</td></tr>"
         )
     head = (
         "<tr><th>run</th><th>iterations</th><th>env steps</th><th>training s</th>"
-        "<th>last episode return</th></tr>"
+        "<th>last episode return</th><th>status</th></tr>"
     )
     return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _eval_table(table: EvalTable) -> str:
+def _eval_table(table: EvalTable, reference: Reference | None) -> str:
     head = "".join(f"<th>{html.escape(label)}</th>" for label in table.labels)
+    ref_head = "" if reference is None else (
+        f'<th class="reference">{html.escape(reference.label)}</th>')
     rows = []
     for m in table.metrics:
         label = EVAL_LABELS.get(m, m)
         cells = "".join(f"<td>{_num(table.values[m][lb])}</td>" for lb in table.labels)
+        ref = "" if reference is None else (
+            f'<td class="reference">{_num(reference.metrics.get(m, math.nan))}</td>')
         rows.append(
-            f'<tr><td title="{html.escape(m)}">{html.escape(label)}</td>'
+            f'<tr><td title="{html.escape(m)}">{html.escape(label)}</td>{ref}'
             f"<td>{_num(table.mean(m))}</td><td>{_num(table.std(m))}</td>{cells}</tr>"
         )
     return (
-        f"<table><thead><tr><th>metric</th><th>mean</th><th>std</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<table><thead><tr><th>metric</th>{ref_head}<th>mean</th><th>std</th>{head}</tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -113,9 +138,14 @@ def index_html(
     table: EvalTable | None,
     videos: Sequence[VideoEntry],
     files: Sequence[str],
+    reference: Reference | None = None,
 ) -> str:
-    """The page; `curves_svg` and `files` are paths relative to it."""
-    sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _runs_table(runs)]
+    """The page; `curves_svg` and `files` are paths relative to it. `reference` (the shipped
+    walker) goes first in the runs, the evaluation and the videos, for comparison."""
+    sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _runs_table(runs, reference)]
+    if reference is not None and (reference.video or reference.preview):
+        videos = [VideoEntry(f"{reference.label} (reference)", reference.video,
+                             reference.preview), *videos]
     if curves_svg:
         sections += [
             "<h2>Learning curves</h2>",
@@ -127,9 +157,11 @@ def index_html(
     if table is not None:
         sections += [
             "<h2>Evaluation</h2>",
-            '<p class="note">Mean and sample standard deviation across seeds, then each '
+            '<p class="note">' + ("The reference policy first; then the " if reference
+                                  else "") +
+            "mean and sample standard deviation across seeds, then each "
             "seed. Hover a metric for its key in the eval JSON.</p>",
-            _eval_table(table),
+            _eval_table(table, reference),
         ]
     if videos:
         sections += ["<h2>Videos</h2>", _videos(videos)]

@@ -36,11 +36,15 @@ CURVES = {
 # Evaluation metrics in reading order, with labels; keys not listed follow in file order.
 EVAL_LABELS = {
     "success_rate": "good steps (share, after settling; falls fail)",
+    "success_rate_all": "good steps (share of all steps, turns included)",
     "upright_share": "time upright (share of schedule)",
     "heading_error_deg": "heading error (deg)",
     "speed_error_mps": "speed error (m/s)",
-    "turn_time_s": "turn time (s, to within 20 deg of a new heading)",
+    "facing_error_deg": "facing error (deg, pelvis against the command)",
+    "turn_time_s": "turn time (s, to within 20 deg of a new heading, held 0.5 s)",
     "turns_finished": "turns finished (share)",
+    "turn_overshoot_deg": "turn overshoot (deg)",
+    "leg_overlap_steps": "steps with one leg inside the other",
     "falls_per_minute": "falls per minute",
     "falls": "falls",
     "distance_m": "distance per episode (m)",
@@ -53,6 +57,38 @@ EVAL_LABELS = {
     "episode_count": "episodes (a fall starts a new one)",
     "nonfinite_steps": "non-finite physics steps",
 }
+
+
+# A run that trained for less than this share of the reference walker's env steps (or, with
+# no reference, fewer than SMOKE_ENV_STEPS) is labelled a smoke run: it checks the chain, and
+# nobody should read its falls as what the method does.
+SMOKE_SHARE = 0.1
+SMOKE_ENV_STEPS = 2_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A trained policy shown beside the runs: its eval metrics, env steps, video."""
+
+    label: str
+    metrics: dict[str, float]
+    env_steps: float  # NaN when its eval does not say
+    video: str | None = None  # path relative to index.html
+    preview: str | None = None
+
+
+def read_reference_steps(path: str | Path) -> float:
+    """The env steps an eval summary's checkpoint was trained for (NaN when absent)."""
+    data = json.loads(Path(path).read_text())
+    steps = data.get("env_steps") if isinstance(data, Mapping) else None
+    return float(steps) if isinstance(steps, int | float) else math.nan
+
+
+def smoke_threshold(reference: Reference | None) -> float:
+    """Env steps below which a run is a smoke run."""
+    if reference is not None and math.isfinite(reference.env_steps):
+        return SMOKE_SHARE * reference.env_steps
+    return float(SMOKE_ENV_STEPS)
 
 
 class ReportInputError(ValueError):
