@@ -23,7 +23,7 @@ STAGE_ORDER = (
     "bench",
     "commands",
 )
-PLUMBING = {"config", "entry", "io_utils", "npz_io", "progress"}
+PLUMBING = {"arg_types", "config", "entry", "io_utils", "npz_io", "progress"}
 COMMANDS = {"__init__", "cli", "demo", "train", "eval"}
 
 
