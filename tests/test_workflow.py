@@ -350,7 +350,7 @@ def test_slurm_profile_plans_one_job_per_rule_instance_with_resources_mapped(tmp
             continue
         assert res["slurm_account"] == "proj42"
         assert isinstance(res["runtime"], int) and isinstance(res["mem_mb"], int)
-        gpu = job["rule"] in ("train", "eval", "render")
+        gpu = job["rule"] in ("train", "eval", "render", "reference_eval", "reference_render")
         assert res.get("gpu", 0) == (1 if gpu else 0)
         assert res["slurm_partition"] == ("gpuq" if gpu else "cpuq")
         # What the pinned plugin turns these resources into.
@@ -473,7 +473,10 @@ def test_every_rule_runs_in_the_configured_container_with_the_profile_args(tmp_p
     image.parent.mkdir()
     image.write_bytes(b"")
     wd = make_workdir(
-        tmp_path / "wd", {"seeds": [1, 2], "container": str(image), "train": {"retries": 1}}
+        tmp_path / "wd",
+        # No reference walker: its rules run the same commands as eval and render.
+        {"seeds": [1, 2], "container": str(image), "train": {"retries": 1},
+         "reference_policy": ""},
     )
     snakemake(wd, "--sdm", "apptainer", "--cores", "1", env=stand_ins)
 
