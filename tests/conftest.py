@@ -35,9 +35,9 @@ def start_state(batched):
 @pytest.fixture(scope="session")
 def deterministic_jax():
     """--deterministic settings for the session (set once: they are part of jit's cache key)."""
-    from skeleton_steering.learn import train
+    from skeleton_steering import jax_setup
 
     before = jax.config.jax_default_matmul_precision
-    train.configure_jax(deterministic=True)
+    jax_setup.configure_jax(deterministic=True)
     yield
     jax.config.update("jax_default_matmul_precision", before)

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 from rich.console import Console
 
+from skeleton_steering import jax_setup
 from skeleton_steering.learn import checkpoint, train, train_config
 
 
@@ -33,7 +34,7 @@ def _relative_gaps(a: Path, b: Path) -> dict[str, float]:
 
 
 def main(config_path: str, out_dir: str) -> None:
-    train.configure_jax(deterministic=True)
+    jax_setup.configure_jax(deterministic=True)
     assert jax.device_count() == 2, jax.devices()
     config = train_config.load(config_path, ["eval.every=0", "run.iterations=1",
                                              "run.checkpoint_every=1"])

@@ -23,7 +23,7 @@ STAGE_ORDER = (
     "bench",
     "commands",
 )
-PLUMBING = {"arg_types", "config", "entry", "io_utils", "npz_io", "progress"}
+PLUMBING = {"arg_types", "config", "entry", "io_utils", "jax_setup", "npz_io", "progress"}
 COMMANDS = {"__init__", "cli", "demo", "train", "eval"}
 
 
@@ -109,6 +109,21 @@ def test_every_package_import_names_an_existing_module():
                 missing += [f"{path.relative_to(PACKAGE_DIR)}:{node.lineno} {m}"
                             for m in names if not _existing(m)]
     assert not missing, "imports of modules that do not exist:\n" + "\n".join(missing)
+
+
+# The training driver is a command's body: evaluating, rendering or reporting a model must not
+# need it (what both sides use lives in learn/expert_source.py, jax_setup.py).
+TRAINING_DRIVER = "skeleton_steering.learn.train"
+
+
+def test_evaluation_and_report_never_import_the_training_driver():
+    offenders = []
+    for stage in ("render", "evaluate", "report"):
+        for path in sorted((PACKAGE_DIR / stage).rglob("*.py")):
+            offenders += [f"{path.relative_to(PACKAGE_DIR)}:{line}"
+                          for line, imported in imported_modules(path)
+                          if imported == TRAINING_DRIVER]
+    assert not offenders, "imports of the training driver:\n" + "\n".join(offenders)
 
 
 def test_the_check_catches_an_upward_import(tmp_path):

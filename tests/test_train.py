@@ -22,7 +22,7 @@ from rich.console import Console
 from tensorboardX.proto import event_pb2
 
 from container_edit import rewrite_body
-from skeleton_steering import cli
+from skeleton_steering import cli, jax_setup
 from skeleton_steering.config import ConfigError, read_yaml
 from skeleton_steering.config import to_dict as _as_dict
 from skeleton_steering.learn import amp_ppo, checkpoint, policy_export, train, train_config
@@ -246,7 +246,7 @@ def test_debug_nans_flag_stops_at_the_first_nan():
 
     before = jax.config.jax_debug_nans
     try:
-        train.configure_jax(debug_nans=True)
+        jax_setup.configure_jax(debug_nans=True)
         with pytest.raises(FloatingPointError, match="nan"):
             jax.jit(lambda x: jp.log(x) * 2.0)(jp.array(-1.0)).block_until_ready()
     finally:

@@ -12,7 +12,7 @@ from skeleton_steering import cli
 from skeleton_steering.config import ConfigError
 from skeleton_steering.data.cache import DISC_NAME, TRAJ_NAME, CacheSettings, load_expert_cache
 from skeleton_steering.data.trajectory import Trajectory, load_trajectory, save_trajectory
-from skeleton_steering.learn import train, train_config
+from skeleton_steering.learn import expert_source, train_config
 from skeleton_steering.skeleton import model
 
 RATE = 50.0
@@ -55,7 +55,7 @@ def test_trajectory_is_cached_in_the_run_dir_and_reused(tmp_path):
     traj = _write(tmp_path / "walk.npz")
     run_dir = tmp_path / "run"
     quiet = Console(quiet=True)
-    expert = train.resolve_expert(_config(tmp_path / "walk.npz"), run_dir, quiet)
+    expert = expert_source.resolve_expert(_config(tmp_path / "walk.npz"), run_dir, quiet)
     # The demo is this trajectory: its frames for start states, its in-clip pairs for the
     # discriminator (19 + 14 pairs, none across the clip boundary).
     np.testing.assert_allclose(expert.qpos, traj.qpos, atol=1e-5)
@@ -63,7 +63,7 @@ def test_trajectory_is_cached_in_the_run_dir_and_reused(tmp_path):
     cache = load_expert_cache(run_dir, tmp_path / "walk.npz", AT_50_HZ)
     np.testing.assert_allclose(expert.disc_pairs[:, :82], cache.disc_obs)
     first = _mtimes(run_dir)
-    train.resolve_expert(_config(tmp_path / "walk.npz"), run_dir, quiet)
+    expert_source.resolve_expert(_config(tmp_path / "walk.npz"), run_dir, quiet)
     assert _mtimes(run_dir) == first  # up to date: not rebuilt
 
 
@@ -72,14 +72,14 @@ def test_cache_is_rebuilt_when_the_trajectory_or_the_control_rate_changes(tmp_pa
     _write(path)
     run_dir = tmp_path / "run"
     quiet = Console(quiet=True)
-    before = train.resolve_expert(_config(path), run_dir, quiet)
+    before = expert_source.resolve_expert(_config(path), run_dir, quiet)
     _write(path, shift=0.05)  # same name, new content
-    after = train.resolve_expert(_config(path), run_dir, quiet)
+    after = expert_source.resolve_expert(_config(path), run_dir, quiet)
     np.testing.assert_allclose(after.qpos[:, 7:] - before.qpos[:, 7:], 0.05, atol=1e-5)
     load_expert_cache(run_dir, path, AT_50_HZ)  # the cache on disk is the new file's
     # A different control rate (2 substeps: 75 Hz) changes the features' time step.
     faster = _config(path, env={"physics": {"n_substeps": 2}})
-    resampled = train.resolve_expert(faster, run_dir, quiet)
+    resampled = expert_source.resolve_expert(faster, run_dir, quiet)
     assert load_trajectory(run_dir / TRAJ_NAME).frequency == 75.0
     assert resampled.qpos.shape[0] > after.qpos.shape[0]
 
@@ -97,7 +97,7 @@ def test_a_locomujoco_file_trains_in_our_convention(tmp_path):
     np.savez(tmp_path / "loco.npz", qpos=qpos.astype(np.float32), qvel=qvel.astype(np.float32),
              split_points=np.array([0, 20, 35], dtype=np.int32),
              joint_names=np.array(model.JOINT_NAMES), frequency=np.array(RATE))
-    expert = train.resolve_expert(_config(tmp_path / "loco.npz"), tmp_path / "run",
+    expert = expert_source.resolve_expert(_config(tmp_path / "loco.npz"), tmp_path / "run",
                                   Console(quiet=True))
     np.testing.assert_allclose(expert.qpos, ours.qpos, atol=1e-4)
     assert (tmp_path / "run" / DISC_NAME).is_file()

@@ -173,10 +173,11 @@ def _trained_actor(checkpoint_path: str, console: Console):
 
 def _expert_frames(cache_dir: str | None, data_dir: str, console: Console):
     """Start frames: the cache's, or the bundled sample walk (built in `data_dir` once)."""
-    from skeleton_steering.learn import train, train_config
+    from skeleton_steering.learn import expert_source, train_config
 
     overrides = [] if cache_dir is None else [f"data.cache_dir={cache_dir}"]
-    expert = train.resolve_expert(train_config.load(None, overrides), Path(data_dir), console)
+    config = train_config.load(None, overrides)
+    expert = expert_source.resolve_expert(config, Path(data_dir), console)
     return expert.qpos, expert.qvel
 
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from skeleton_steering.bench.env_bench import _physics_rollout
 from skeleton_steering.bench.machine import describe, time_compiled
-from skeleton_steering.learn import amp_ppo, data_parallel, train, train_config
+from skeleton_steering.learn import amp_ppo, data_parallel, expert_source, train, train_config
 
 
 def run(
@@ -42,7 +42,7 @@ def run(
     )
     # What the compiled iteration really runs, reported below.
     num_envs, rollout_length = config.ppo.num_envs, config.ppo.rollout_length
-    expert = train.resolve_expert(config, Path(run_dir), console)
+    expert = expert_source.resolve_expert(config, Path(run_dir), console)
     compiled = train.compiled_for(config, expert)
     learner = compiled.learner
     demo = jp.asarray(expert.disc_pairs)

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from skeleton_steering import jax_setup
 from skeleton_steering.arg_types import count, non_negative_float, positive_float, seed
 from skeleton_steering.entry import module_main
 from skeleton_steering.evaluate import eval_seeds, leg_overlap, schedules, steering_metrics
@@ -38,7 +39,6 @@ from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.evaluate import rollout as evaluation
 from skeleton_steering.evaluate.steering_metrics import MOVING_THRESHOLD, SETTLE_SECONDS
 from skeleton_steering.io_utils import atomic_write_text, check_writable_file, file_sha256
-from skeleton_steering.learn import train
 
 DEFAULT_OUT_DIR = Path("results/eval")
 
@@ -262,7 +262,7 @@ def record_video(
     """
     _render_module()  # fail before the rollout, not after it
     if deterministic:
-        train.configure_jax(deterministic=True)
+        jax_setup.configure_jax(deterministic=True)
     ev = evaluate(model_path, n_steps=n_steps, schedule=schedule, episodes=1, seed=seed,
                   deterministic=deterministic)
     video = render_episode0(ev, out, width=width, height=height, fps=fps, preview=preview)
@@ -304,7 +304,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_from_args(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run the evaluation from parsed flags; returns the process exit code."""
     console = console or Console(stderr=True)
-    train.configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu)
+    jax_setup.configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu)
     schedules.check_name(args.schedule)
     out = Path(args.out) if args.out else default_out(args.model_path)
     # A bad or unwritable --out fails now, not after the rollout.

@@ -39,11 +39,11 @@ from skeleton_steering.io_utils import user_cache_dir
 from skeleton_steering.learn import (
     amp_ppo,
     checkpoint,
+    expert_source,
     losses,
     networks,
     normalizer,
     policy_export,
-    train,
     train_config,
 )
 from skeleton_steering.learn.expert_data import ExpertData
@@ -259,7 +259,7 @@ def _checkpoint_expert(config: TrainConfig, ckpt: checkpoint.Checkpoint,
     run_dir = ckpt.path.parent
     trained_here = (run_dir / "expert_data").is_dir()
     base = run_dir if trained_here else user_cache_dir()
-    return train.resolve_expert(config, base, console)
+    return expert_source.resolve_expert(config, base, console)
 
 
 def load_model(
@@ -287,7 +287,7 @@ def load_model(
     if is_export:
         reference = policy_export.reference_of(container)
     else:
-        reference = train.reference_frames(_checkpoint_expert(config, container, console))
+        reference = expert_source.reference_frames(_checkpoint_expert(config, container, console))
     # The discriminator pairs are not needed to evaluate: the trained discriminator scores.
     starts = ExpertData(*reference, np.zeros((1, 1), np.float32),
                         source=f"{container.path} (start frames)")

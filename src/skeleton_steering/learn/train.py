@@ -38,9 +38,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from skeleton_steering import jax_setup
 from skeleton_steering.arg_types import positive_float, seed
 from skeleton_steering.config import ConfigError, to_dict
-from skeleton_steering.data import cache
 from skeleton_steering.entry import exit_at_once_on_ctrl_c, module_main
 from skeleton_steering.env.registry import make_env, resolve
 from skeleton_steering.io_utils import atomic_write_text, check_writable_dir
@@ -49,6 +49,7 @@ from skeleton_steering.learn import (
     checkpoint,
     data_parallel,
     expert_data,
+    expert_source,
     memory_estimate,
     periodic_eval,
     policy_export,
@@ -77,61 +78,7 @@ class RunResult:
     signum: int | None = None  # the signal that interrupted the run, if one did
 
 
-def configure_jax(*, deterministic: bool = False, cpu: bool = False, debug_nans: bool = False):
-    """Process-wide JAX settings; call before JAX runs anything (the CLI does, first thing).
-
-    Deterministic: XLA's deterministic GPU ops (scatter/reductions without atomics) and
-    full-precision float32 matmuls (no TF32), so the same seed on the same device repeats.
-    """
-    if deterministic:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_gpu_deterministic_ops" not in flags:
-            os.environ["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
-        jax.config.update("jax_default_matmul_precision", "highest")
-    if cpu:
-        jax.config.update("jax_platforms", "cpu")
-    if debug_nans:
-        jax.config.update("jax_debug_nans", True)
-
-
 # -- expert data and compiled functions --------------------------------------------------------
-
-
-def resolve_expert(config: TrainConfig, run_dir: Path, console: Console) -> expert_data.ExpertData:
-    """The configured cache or trajectory, or the env id's default dataset, or (last resort)
-    standing."""
-    if config.data.cache_dir is not None:
-        return expert_data.load_cache(config.data.cache_dir, *_expert_shape(config))
-    if config.data.trajectory is not None:
-        return expert_data.from_trajectory(config.data.trajectory, run_dir,
-                                           *_expert_shape(config), console)
-    if resolve(config.env_id)["dataset"] == "walk":
-        cache_dir = cache.ensure_default_walk_data(run_dir, console=console)
-        return expert_data.load_cache(cache_dir, *_expert_shape(config))
-    console.print(
-        "[yellow]warning:[/] no expert data configured (data.cache_dir, data.trajectory) and no "
-        "default dataset available; using the standing pose as the only demo"
-    )
-    return expert_data.standing_demo()
-
-
-def reference_frames(expert: expert_data.ExpertData) -> tuple[np.ndarray, np.ndarray]:
-    """Start frames the policy export carries (the standing pose for the standing demo)."""
-    if expert.qpos is None or expert.qvel is None:
-        from skeleton_steering.skeleton import model
-
-        nv = model.load_mj_model().nv
-        return model.standing_qpos()[None].astype(np.float32), np.zeros((1, nv), np.float32)
-    return policy_export.reference_frames(expert.qpos, expert.qvel)
-
-
-def _expert_shape(config: TrainConfig) -> tuple[int, float]:
-    """(discriminator feature size, control step) the expert data must match."""
-    from skeleton_steering.skeleton import model
-    from skeleton_steering.skeleton.features import feature_size
-
-    mj = model.load_mj_model()
-    return feature_size(mj.nq, mj.nv, len(model.KEY_SITES)), config.env.physics.control_dt
 
 
 @dataclasses.dataclass(eq=False)
@@ -359,7 +306,7 @@ def _run_locked(
     devices: int | None = None,
 ) -> RunResult:
     """`devices`: train on the first that many devices (default: all, data-parallel)."""
-    expert = expert or resolve_expert(config, run_dir, console)
+    expert = expert or expert_source.resolve_expert(config, run_dir, console)
     demo = jp.asarray(expert.disc_pairs)
     compiled = compiled_for(config, expert)
     learner = compiled.learner
@@ -424,7 +371,7 @@ def _run_locked(
             "expert_source": expert.source,
         }
 
-    reference = reference_frames(expert)
+    reference = expert_source.reference_frames(expert)
     last_eval: dict[str, float] | None = meta.get("eval")
 
     def save_periodic(st: amp_ppo.TrainingState, iteration: int) -> None:
@@ -527,7 +474,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_from_args(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run training from parsed flags; returns the process exit code."""
     console = console or Console(stderr=True)
-    configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu, debug_nans=args.debug_nans)
+    jax_setup.configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu,
+                            debug_nans=args.debug_nans)
     overrides = list(args.overrides)
     if args.env_id is not None:
         resolve(args.env_id)
