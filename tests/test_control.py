@@ -53,6 +53,62 @@ def test_servo_force_is_the_pd_law_clipped_to_the_gear():
         assert np.isclose(np.abs(d.actuator_force), gears).any()
 
 
+def test_servo_damping_as_joint_damping_is_the_same_law_with_only_stiffness_clipped():
+    # servo_damping=joint: the servo applies kp (target - q) clipped to the gear, the joint adds
+    # -kd qdot on top (unclipped), and Euler integrates that damping implicitly.
+    cfg = control.ControlConfig(mode="pd")
+    options = model.PhysicsOptions(integrator="euler", implicit_joint_damping=True)
+    m = control.build_model(cfg, options)
+    base = _pd_model()
+    gains = control.pd_gains(cfg, model.load_mj_model())
+    dofs = m.jnt_dofadr[m.actuator_trnid[:, 0]]
+    np.testing.assert_allclose(m.dof_damping[dofs] - base.dof_damping[dofs], gains.kd)
+    assert not m.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+    assert base.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_EULERDAMP  # the MJCF's setting
+    d = mujoco.MjData(m)
+    hinge_q = model.default_index().hinge_qpos
+    hinge_v = model.default_index().hinge_qvel
+    rng = np.random.default_rng(1)
+    d.qpos[:] = model.standing_qpos()
+    d.qpos[hinge_q] = rng.uniform(-0.5, 0.5, m.nu)
+    d.qvel[hinge_v] = rng.normal(0.0, 5.0, m.nu)
+    d.ctrl[:] = rng.uniform(m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1])
+    mujoco.mj_forward(m, d)
+    gears = gains.max_torque
+    np.testing.assert_allclose(
+        d.actuator_force, np.clip(gains.kp * (d.ctrl - d.qpos[hinge_q]), -gears, gears),
+        rtol=1e-6, atol=1e-6)
+    total_damping = base.dof_damping[dofs] + gains.kd
+    np.testing.assert_allclose(d.qfrc_damper[dofs], -total_damping * d.qvel[hinge_v],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_joint_damping_servos_hold_a_stiff_wrist_stable_with_euler():
+    # A wrist (light segment, stiff servo) pushed fast: with its damping in the servo, Euler's
+    # explicit step rings up; as joint damping, Euler's implicit damping settles it.
+    cfg = control.ControlConfig(mode="pd")
+
+    def peak_speed(options: model.PhysicsOptions) -> float:
+        m = control.build_model(cfg, options)
+        m.opt.gravity[:] = 0.0  # the floating body drifts otherwise; the wrist is what matters
+        d = mujoco.MjData(m)
+        d.qpos[:] = model.standing_qpos()
+        wrist = m.jnt_dofadr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, "wrist_flex_r")]
+        d.qvel[wrist] = 10.0
+        peak = 0.0
+        for step in range(300):  # 2 s at 150 Hz
+            mujoco.mj_step(m, d)
+            # Native MuJoCo resets a diverged state (and counts a warning) instead of going NaN.
+            if d.warning[mujoco.mjtWarning.mjWARN_BADQACC].number:
+                return float("inf")
+            if step > 30:  # after the push has been damped out (0.2 s)
+                peak = max(peak, float(np.abs(d.qvel[wrist])))
+        return peak
+
+    assert peak_speed(model.PhysicsOptions(integrator="euler", implicit_joint_damping=True)) < 1.0
+    assert peak_speed(model.PhysicsOptions(integrator="euler")) > 10.0
+
+
 def test_actions_map_to_targets_around_the_standing_pose_inside_the_ranges():
     m = model.load_mj_model()
     ranges = model.actuated_ranges(m)

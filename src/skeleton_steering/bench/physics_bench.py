@@ -49,7 +49,8 @@ class SettingError(ValueError):
 
 
 def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig:
-    """`hz=150,substeps=3,iterations=1,integrator=euler[,ls_iterations=4][,legs=on]` -> config.
+    """`hz=150,substeps=3,iterations=1,integrator=euler[,ls_iterations=4]` plus optional
+    `damping=actuator|joint` and `legs=on|off` -> config.
 
     Keys left out keep `base`'s values.
     """
@@ -72,6 +73,10 @@ def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig
                 if value not in ("euler", "implicitfast"):
                     raise SettingError(f"setting '{text}': integrator must be euler|implicitfast")
                 fields["integrator"] = value
+            elif key == "damping":
+                if value not in ("actuator", "joint"):
+                    raise SettingError(f"setting '{text}': damping must be actuator|joint")
+                fields["servo_damping"] = value
             elif key == "legs":
                 if value not in ("on", "off"):
                     raise SettingError(f"setting '{text}': legs must be on|off")
@@ -79,7 +84,7 @@ def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig
             else:
                 raise SettingError(
                     f"setting '{text}': unknown key '{key}' "
-                    "(hz, substeps, iterations, ls_iterations, integrator, legs)"
+                    "(hz, substeps, iterations, ls_iterations, integrator, damping, legs)"
                 )
         except ValueError as err:
             if isinstance(err, SettingError):
@@ -95,8 +100,9 @@ def parse_setting(text: str, base: PhysicsConfig | None = None) -> PhysicsConfig
 
 def describe_setting(physics: PhysicsConfig) -> str:
     legs = ", leg contacts" if physics.leg_contacts else ""
+    damping = ", joint damping" if physics.servo_damping == "joint" else ""
     return (f"{1 / physics.timestep:.0f} Hz x{physics.n_substeps}, "
-            f"{physics.solver_iterations} it., {physics.integrator}{legs}")
+            f"{physics.solver_iterations} it., {physics.integrator}{damping}{legs}")
 
 
 def _random_actor(obs: jax.Array, rng: jax.Array, std: jax.Array) -> jax.Array:
@@ -263,7 +269,8 @@ def add_arguments(parser: Any) -> None:
     """Flags of `skeleton-steering bench physics`."""
     parser.add_argument("--setting", action="append", default=None, metavar="SPEC",
                         help="hz=150,substeps=3,iterations=1,integrator=euler|implicitfast"
-                             "[,ls_iterations=4]; repeat (default: a built-in sweep)")
+                             "[,ls_iterations=4][,damping=actuator|joint][,legs=on|off]; "
+                             "keys left out keep the defaults; repeat (default: a built-in sweep)")
     parser.add_argument("--control", nargs="+", choices=("torque", "pd"),
                         default=["torque", "pd"])
     parser.add_argument("--action_std", type=float, nargs="+", default=[0.1, 0.3],

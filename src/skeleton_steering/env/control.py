@@ -127,5 +127,6 @@ def build_model(config: ControlConfig, options: skel.PhysicsOptions) -> mujoco.M
     mj_model = skel.load_mj_model(options)
     if config.mode == "pd":
         gains = pd_gains(config, mj_model)
-        skel.make_position_servos(mj_model, gains.kp, gains.kd, gains.max_torque)
+        skel.make_position_servos(mj_model, gains.kp, gains.kd, gains.max_torque,
+                                  damping_in_joint=options.implicit_joint_damping)
     return mj_model

@@ -91,6 +91,8 @@ class SteeringEnv:
             model.PhysicsOptions(
                 phys.timestep, phys.solver_iterations, phys.ls_iterations, phys.integrator,
                 phys.leg_contacts,
+                implicit_joint_damping=(self.config.control.mode == "pd"
+                                        and phys.servo_damping == "joint"),
             ),
         )
         self._action_map = control.ActionMap(self.config.control, self.mj_model)

@@ -92,6 +92,9 @@ class PhysicsOptions:
     ls_iterations: int = 4
     integrator: str = "euler"  # "euler" | "implicitfast"
     leg_contacts: bool = False  # add LEG_CONTACT_PAIRS
+    # Integrate joint damping implicitly in Euler (the MJCF turns that off: its own damping is
+    # light enough for the explicit step); on when servo damping acts as joint damping.
+    implicit_joint_damping: bool = False
 
 
 _INTEGRATORS = {
@@ -119,6 +122,8 @@ def load_mj_model(options: PhysicsOptions | None = None) -> mujoco.MjModel:
         model.opt.iterations = options.solver_iterations
         model.opt.ls_iterations = options.ls_iterations
         model.opt.integrator = _INTEGRATORS[options.integrator]
+        if options.implicit_joint_damping:
+            model.opt.disableflags &= ~int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
     return model
 
 
@@ -133,14 +138,17 @@ def actuated_ranges(model: mujoco.MjModel) -> np.ndarray:
 
 
 def make_position_servos(
-    model: mujoco.MjModel, kp: np.ndarray, kd: np.ndarray, max_torque: np.ndarray
+    model: mujoco.MjModel, kp: np.ndarray, kd: np.ndarray, max_torque: np.ndarray,
+    *, damping_in_joint: bool = False,
 ) -> None:
     """Turn the torque motors of `model` (in place) into PD position servos.
 
     Afterwards ctrl is a joint angle target (rad, limited to the joint's range) and each
     actuator applies kp * (target - q) - kd * qdot, clipped to +-max_torque (Nm). Built on
     the compiled model rather than in the MJCF so that one file defines the body and the
-    torque limits for both control modes.
+    torque limits for both control modes. `damping_in_joint`: kd is added to the driven joint's
+    damping instead (passive, not clipped, integrated implicitly; see
+    `PhysicsConfig.servo_damping`) and the servo applies kp * (target - q) only.
     """
     nu = model.nu
     for name, value in (("kp", kp), ("kd", kd), ("max_torque", max_torque)):
@@ -154,7 +162,11 @@ def make_position_servos(
     model.actuator_biastype[:] = mujoco.mjtBias.mjBIAS_AFFINE
     model.actuator_biasprm[:] = 0.0
     model.actuator_biasprm[:, 1] = -np.asarray(kp)
-    model.actuator_biasprm[:, 2] = -np.asarray(kd)
+    if damping_in_joint:
+        dofs = model.jnt_dofadr[model.actuator_trnid[:, 0]]
+        model.dof_damping[dofs] += np.asarray(kd)
+    else:
+        model.actuator_biasprm[:, 2] = -np.asarray(kd)
     model.actuator_ctrllimited[:] = 1
     model.actuator_ctrlrange[:] = ranges
     model.actuator_forcelimited[:] = 1

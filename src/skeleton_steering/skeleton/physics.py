@@ -10,6 +10,7 @@ import dataclasses
 from typing import Literal
 
 Integrator = Literal["euler", "implicitfast"]
+ServoDamping = Literal["actuator", "joint"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,12 +36,20 @@ class PhysicsConfig:
     # that one leg cannot pass through the other; off by default until a policy is trained
     # with them (`bench physics` measures their cost).
     leg_contacts: bool = False
+    # Where a PD servo's damping (kd x joint velocity) acts. "actuator": inside the servo, so the
+    # torque limit clips it with the stiffness, and only implicitfast integrates it implicitly.
+    # "joint": as the joint's own damping, which both integrators treat implicitly (MuJoCo's
+    # Euler adds h x damping to the mass matrix), so Euler stays stable with stiff servos and
+    # only the stiffness is clipped by the torque limit. No effect in torque control.
+    servo_damping: ServoDamping = "actuator"
 
     def validate(self) -> None:
         if not 0.0 < self.timestep <= 0.01:
             raise ValueError(f"timestep must be in (0, 0.01] s, got {self.timestep}")
         if self.n_substeps < 1 or self.solver_iterations < 1 or self.ls_iterations < 1:
             raise ValueError("n_substeps, solver_iterations and ls_iterations must be >= 1")
+        if self.servo_damping not in ("actuator", "joint"):
+            raise ValueError(f"servo_damping must be actuator or joint, got {self.servo_damping!r}")
 
     @property
     def control_dt(self) -> float:
