@@ -72,9 +72,12 @@ def test_physics_setting_strings_and_the_choice_of_the_cheapest_clean_setting():
     assert p.timestep == pytest.approx(1 / 300) and p.n_substeps == 6
     assert (p.solver_iterations, p.integrator) == (2, "implicitfast")
     assert p.control_dt == pytest.approx(0.02)
+    joint = physics_bench.parse_setting("hz=100,substeps=2,damping=joint,legs=on")
+    assert (joint.servo_damping, joint.leg_contacts, joint.n_substeps) == ("joint", True, 2)
+    assert physics_bench.parse_setting("hz=100").servo_damping == "actuator"
     for bad, match in (("hz=150,substep=3", "unknown key 'substep'"),
                        ("hz=fast", "not a number"), ("integrator=rk4", "euler|implicitfast"),
-                       ("hz=50", "timestep")):
+                       ("damping=servo", "actuator|joint"), ("hz=50", "timestep")):
         with pytest.raises(physics_bench.SettingError, match=match):
             physics_bench.parse_setting(bad)
     rows = [

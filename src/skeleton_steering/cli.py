@@ -23,6 +23,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     env.add_argument("--steps", type=count, default=50, help="control steps per timed rollout")
     env.add_argument("--env_id", default=DEFAULT_ENV_ID)
     env.add_argument("--no-native", action="store_true", help="skip the native MuJoCo rollout")
+    env.add_argument("--setting", action="append", default=None, metavar="SPEC",
+                     help="physics setting as in `bench physics --setting` (e.g. "
+                          "hz=100,substeps=2,iterations=1,integrator=euler,damping=joint); "
+                          "repeat to compare, ratios are against the first (default: the "
+                          "training defaults)")
     env.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
     ret = which.add_parser("retarget", help="retargeting source frames/s and QA summary")
     ret.add_argument("--rate", type=finite_float, default=100.0, help="source frame rate (Hz)")
@@ -140,7 +145,8 @@ def _dispatch(args: argparse.Namespace, console: Console) -> int | None:
         _force_cpu_if(args.jax_cpu)
         from skeleton_steering.bench import env_bench
 
-        env_bench.run(args.batch, args.steps, args.env_id, not args.no_native, console)
+        env_bench.run(args.batch, args.steps, args.env_id, not args.no_native, console,
+                      args.setting or ())
     elif args.command == "bench" and args.bench == "retarget":
         from skeleton_steering.bench import retarget_bench
 

@@ -2,10 +2,13 @@
 
 All three step the same model at the same batch and substeps from the same start states, so
 the ratio env / physics measures what observation, reward, commands and auto-reset cost.
+With `--setting` (repeatable, `bench physics`'s syntax) each physics setting is measured in
+turn, and every row also gives its env steps/s over the first setting's at the same batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -19,6 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 from skeleton_steering.bench.machine import describe, time_compiled
+from skeleton_steering.bench.physics_bench import describe_setting, parse_setting
+from skeleton_steering.env.env_config import EnvConfig
 from skeleton_steering.env.registry import make_env
 from skeleton_steering.env.steering_env import SteeringEnv
 from skeleton_steering.skeleton.mjx_import import mjx
@@ -78,9 +83,60 @@ def _native_rollout(env: SteeringEnv, batch: int, steps: int) -> tuple[float, in
 
 
 def run(
-    batches: Sequence[int], steps: int, env_id: str, native: bool, console: Console
+    batches: Sequence[int], steps: int, env_id: str, native: bool, console: Console,
+    settings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    env = make_env(env_id)
+    base = EnvConfig()
+    physics = [(text, parse_setting(text, base.physics)) for text in settings]
+    rows = []
+    for text, phys in physics or [("", base.physics)]:
+        env = make_env(env_id, dataclasses.replace(base, physics=phys))
+        console.print(f"[bold]{describe_setting(phys)}[/]")
+        rows += _measure_setting(env, batches, steps, native, console,
+                                 setting=text, setting_text=describe_setting(phys))
+    for row in rows:
+        first = next(r for r in rows if r["batch"] == row["batch"])
+        row["env_steps_vs_first"] = row["env_steps_per_s"] / first["env_steps_per_s"]
+
+    multi = len(physics) > 1
+    table = Table(title=f"bench env: {env_id} (steps = control steps)")
+    columns = ["setting"] if multi else []
+    columns += ["batch", "env steps/s", "physics steps/s", "env/physics", "env sim-s/s",
+                "native steps/s"]
+    if multi:
+        columns.append("env steps/s vs first")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for r in rows:
+        cells = [r["setting_text"]] if multi else []
+        cells += [
+            str(r["batch"]),
+            f"{r['env_steps_per_s']:,.0f}",
+            f"{r['physics_steps_per_s']:,.0f}",
+            f"{r['env_over_physics']:.2f}",
+            f"{r['env_sim_s_per_s']:.1f}",
+            f"{r.get('native_steps_per_s', float('nan')):,.0f}",
+        ]
+        if multi:
+            cells.append(f"{r['env_steps_vs_first']:.2f}x")
+        table.add_row(*cells)
+    console.print(table)
+    first_physics = physics[0][1] if physics else base.physics
+    result = {
+        "bench": "env",
+        "env_id": env_id,
+        "control_hz": 1 / first_physics.control_dt,
+        "physics_timestep": first_physics.timestep,
+        "n_substeps": first_physics.n_substeps,
+        "results": rows,
+        "machine": describe(),
+    }
+    print(json.dumps(result))
+    return result
+
+
+def _measure_setting(env: SteeringEnv, batches: Sequence[int], steps: int, native: bool,
+                     console: Console, **labels: str) -> list[dict[str, Any]]:
     control_dt = env.control_dt
     rows = []
     for batch in batches:
@@ -94,6 +150,8 @@ def run(
             _physics_rollout(env, steps), env.mjx_model, state.data, rng
         )
         row = {
+            **labels,
+            "control_hz": 1 / control_dt,
             "batch": batch,
             "steps": steps,
             "env_steps_per_s": batch * steps / env_s,
@@ -109,37 +167,4 @@ def run(
             row["native_steps_per_s"] = batch * steps / native_s
             row["native_threads"] = threads
         rows.append(row)
-
-    table = Table(
-        title=f"bench env: {env_id}, control {1 / control_dt:.0f} Hz (steps = control steps)"
-    )
-    for col in (
-        "batch",
-        "env steps/s",
-        "physics steps/s",
-        "env/physics",
-        "env sim-s/s",
-        "native steps/s",
-    ):
-        table.add_column(col, justify="right")
-    for r in rows:
-        table.add_row(
-            str(r["batch"]),
-            f"{r['env_steps_per_s']:,.0f}",
-            f"{r['physics_steps_per_s']:,.0f}",
-            f"{r['env_over_physics']:.2f}",
-            f"{r['env_sim_s_per_s']:.1f}",
-            f"{r.get('native_steps_per_s', float('nan')):,.0f}",
-        )
-    console.print(table)
-    result = {
-        "bench": "env",
-        "env_id": env_id,
-        "control_hz": 1 / control_dt,
-        "physics_timestep": env.config.physics.timestep,
-        "n_substeps": env.config.physics.n_substeps,
-        "results": rows,
-        "machine": describe(),
-    }
-    print(json.dumps(result))
-    return result
+    return rows
