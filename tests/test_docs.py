@@ -436,14 +436,18 @@ def test_a_renamed_flag_is_reported():
     assert problems[0].startswith("snippet.md:2:")
 
 
-def test_a_renamed_flag_of_a_readme_command_is_reported():
-    """Take a real command of the README, rename one flag the way a refactor would."""
-    readme = (REPO / "README.md").read_text()
-    cmd = next(c for c in commands_in(readme, "README.md")
-               if "skeleton-steering eval" in c.text and "--model_path" in c.text)
+@pytest.mark.parametrize("doc, command, flag, renamed", [
+    ("README.md", "skeleton-steering extract", "--kit-root", "--kit_root"),
+    ("docs/evaluation.md", "skeleton-steering eval", "--model_path", "--model-path"),
+    ("policies/README.md", "skeleton-steering train", "--max_minutes", "--max-minutes"),
+])
+def test_a_renamed_flag_of_a_documented_command_is_reported(doc, command, flag, renamed):
+    """Take a real command of a document and rename one flag the way a refactor would."""
+    cmd = next(c for c in commands_in((REPO / doc).read_text(), doc)
+               if c.whole and command in c.text and flag in c.text)
     assert check_command(cmd) == []
-    renamed = Command(cmd.where, cmd.text.replace("--model_path", "--model-path"))
-    assert any("has no flag --model-path" in p for p in check_command(renamed))
+    changed = Command(cmd.where, cmd.text.replace(flag, renamed))
+    assert any(f"has no flag {renamed}" in p for p in check_command(changed))
 
 
 @pytest.mark.parametrize("line, expected", [
