@@ -2,15 +2,17 @@
 
     python scripts/ship_policy.py --export results/ship/seed0/policy_best.msgpack \
         --eval results/shipped/eval.json --eval results/shipped/eval_random.json \
-        --out policies/walker
+        [--eval results/shipped/eval_straight.json] --out policies/walker
 
 writes `policies/walker.msgpack` (the export, unchanged) and `policies/walker.json`: the file's
 SHA-256 and size, the training command, commit, seed and env steps from the export's
 provenance, its periodic evaluation, and one entry per `--eval` summary (the output of
 `skeleton-steering eval`, one per schedule): the eval flags that reproduce it, its settings
-(schedule, seed and its role, determinism, criterion) and pooled metrics. An evaluation of any
-other file than the export (by SHA-256, not by path) is refused, and so is one on a tuning
-seed. `tests/test_shipped_policy.py` re-runs every recorded evaluation and compares.
+(schedule, seed and its role, determinism, criterion), pooled metrics and gait fidelity
+(without the gait-cycle curves, which the plot shows). An evaluation of any other file than
+the export (by SHA-256, not by path) is refused, and so is one on a tuning seed, and so is an
+export without the demos' gait statistics (add them with `scripts/add_gait_stats.py`).
+`tests/test_shipped_policy.py` re-runs every recorded evaluation and compares.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from skeleton_steering.learn import policy_export
 
 # What of the eval summary the record keeps: its settings and pooled metrics (not per episode).
 EVAL_KEYS = ("schedule", "n_steps", "episodes", "seed", "seed_role", "deterministic",
-             "settle_seconds", "leg_contacts", "criterion", "metrics")
+             "settle_seconds", "leg_contacts", "criterion", "metrics", "gait")
 
 
 class ShipError(ValueError):
@@ -61,7 +63,9 @@ def evaluation_record(summary: dict[str, Any], source: str, sha256: str) -> dict
     if summary["seed_role"] != "held_out":
         raise ShipError(f"{source}: seed {summary['seed']} is a tuning seed; report on a "
                         "held-out one (the eval default)")
-    return {"eval_flags": eval_flags(summary), **{key: summary[key] for key in EVAL_KEYS}}
+    record = {"eval_flags": eval_flags(summary), **{key: summary[key] for key in EVAL_KEYS}}
+    record["gait"] = {k: v for k, v in summary["gait"].items() if k != "cycle"}
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     export = policy_export.load(args.export)
     sha256 = file_sha256(args.export)
     evaluations: dict[str, Any] = {}
+    if export.gait is None:
+        print(f"error: {args.export} carries no demo gait statistics; add them with "
+              "scripts/add_gait_stats.py and evaluate that file", file=sys.stderr)
+        return 2
     try:
         for path in args.eval:
             summary = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -99,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "env_steps": export.meta["env_steps"],
         "iteration": export.meta["iteration"],
         "periodic_eval": export.meta.get("eval"),
+        "gait_stats": {**export.gait.describe(), "source": export.meta.get("gait_stats_source")},
         "evaluated_on": describe(),
         "evaluations": evaluations,
     }

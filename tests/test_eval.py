@@ -27,7 +27,7 @@ from container_edit import rewrite_body
 from skeleton_steering import cli
 from skeleton_steering.config import read_yaml
 from skeleton_steering.env.env_config import CommandConfig
-from skeleton_steering.evaluate import eval_cli, schedules, steering_metrics
+from skeleton_steering.evaluate import eval_cli, gait_fidelity, schedules, steering_metrics
 from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.evaluate import rollout as evaluation
 from skeleton_steering.learn import policy_export, train, train_config
@@ -244,6 +244,15 @@ def test_eval_writes_json_and_csv_that_agree(evaluated):
     # Each parallel episode starts from its own reset key (its own random heading).
     first = rows["step"] == 0
     assert len(set(rows["target_heading_deg"][first])) == EPISODES
+
+    # A training checkpoint computes the demos' gait statistics from its expert data; a
+    # policy trained for one iteration falls before it walks: the gait measurement is invalid
+    # and fails every goal instead of scoring.
+    gait = summary["gait"]
+    assert gait["available"] and gait["demo"]["strides"] > 0
+    assert not gait["valid"] and not any(goal["pass"] for goal in gait["goals"].values())
+    steady = rows["since_change_s"] >= gait_fidelity.GAIT_SETTLE_SECONDS - 1e-9
+    assert np.array_equal(rows["gait_steady"] == 1, steady)
 
 
 def test_deterministic_eval_repeats_byte_for_byte_and_other_seeds_differ(

@@ -202,3 +202,36 @@ def test_the_shipped_walker_comes_first_and_short_runs_are_called_smoke_runs(two
     # Without a reference, the fixed floor decides.
     assert cli.main(["report", "--runs", *map(str, two_runs), "--out", str(out)]) == 0
     assert (out / "index.html").read_text().count('class="smoke"') == 2
+
+
+def test_gait_numbers_and_plots_appear_beside_the_steering(two_runs, tmp_path):
+    goals = {"cadence": {"pass": False}, "knee_swing_peak": {"pass": True},
+             "percentile_gap": {"pass": True}, "speed": {"pass": False}}
+    evals = []
+    for i in (1, 2):
+        path = tmp_path / f"g{i}.json"
+        gait = {"available": True, "cadence_ratio": 1.0 + 0.1 * i, "strides": 40,
+                "cost_of_transport": None, "goals": goals, "cycle": {"policy_mean": [[1.0]]}}
+        plot = None
+        if i == 1:
+            plot = "g1_gait.png"
+            (tmp_path / plot).write_bytes(b"\x89PNG\r\n\x1a\nplot")
+        path.write_text(json.dumps({"metrics": {"success_rate": 0.5}, "gait": gait,
+                                    "gait_plot": plot}))
+        evals.append(path)
+    unavailable = tmp_path / "old.json"
+    unavailable.write_text(json.dumps({"metrics": {"success_rate": 0.4},
+                                       "gait": {"available": False, "reason": "old export"}}))
+    assert report_data.read_eval(unavailable) == {"success_rate": 0.4}
+    numbers = report_data.read_eval(evals[0])
+    assert numbers["gait.cadence_ratio"] == pytest.approx(1.1)
+    assert numbers["gait.goals_passed"] == 2.0 and math.isnan(numbers["gait.cost_of_transport"])
+    assert not [k for k in numbers if "cycle" in k]  # the curves stay in the plot
+    out = tmp_path / "report"
+    assert cli.main(["report", "--runs", *map(str, two_runs), "--evals", *map(str, evals),
+                     "--out", str(out)]) == 0
+    assert (out / "gait" / "seed1.png").read_bytes() == (tmp_path / "g1_gait.png").read_bytes()
+    assert not (out / "gait" / "seed2.png").exists()
+    page = (out / "index.html").read_text()
+    assert "Gait cycle" in page and 'src="gait/seed1.png"' in page
+    assert "cadence ratio (policy / demos)" in page

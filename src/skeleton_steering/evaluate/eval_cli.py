@@ -3,7 +3,7 @@
     python -m skeleton_steering.eval --model_path results/runs/seed42/checkpoint_best.msgpack \\
         --n_steps 2000 [--deterministic] [--record] [--schedule scripted|straight|random] \\
         [--episodes N] [--seed S] [--action_std STD] [--settle_seconds S] [--out FILE] \\
-        [--video_out FILE] [--jax_cpu] [--no_progress]
+        [--video_out FILE] [--no_gait_plot] [--jax_cpu] [--no_progress]
 
 Runs `--episodes` parallel episodes of `--n_steps` control steps under a command schedule
 (`schedules`), with the environment, expert data and networks the checkpoint was trained with,
@@ -14,6 +14,12 @@ starts from reset key i of `--seed`; a fall restarts the episode and is counted.
 inputs on the same device give byte-identical files; without it actions are sampled from the
 policy's Gaussian (`--action_std`: with that std instead of the learned one). `--record`
 renders episode 0 to a video (`--video_out`, default: the `--out` path with `.mp4`).
+
+Gait fidelity (`gait_fidelity`) compares the steady walking of the run (each command held
+longer than its settling time) with the demos' gait statistics, which an export carries and a
+training checkpoint computes from its expert data; `--schedule straight` (1.2 m/s straight
+ahead, e.g. 1500 steps) is the measurement the gait goals are judged on. The gait-cycle plot
+goes beside the JSON (`<stem>_gait.png`) unless `--no_gait_plot`.
 """
 
 from __future__ import annotations
@@ -34,11 +40,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from skeleton_steering import jax_setup
 from skeleton_steering.arg_types import count, non_negative_float, positive_float, seed
 from skeleton_steering.entry import module_main
-from skeleton_steering.evaluate import eval_seeds, leg_overlap, schedules, steering_metrics
+from skeleton_steering.evaluate import (
+    eval_seeds,
+    gait_fidelity,
+    gait_plot,
+    leg_overlap,
+    schedules,
+    steering_metrics,
+)
 from skeleton_steering.evaluate import outputs as eval_output
 from skeleton_steering.evaluate import rollout as evaluation
 from skeleton_steering.evaluate.steering_metrics import MOVING_THRESHOLD, SETTLE_SECONDS
-from skeleton_steering.io_utils import atomic_write_text, check_writable_file, file_sha256
+from skeleton_steering.io_utils import (
+    atomic_write,
+    atomic_write_text,
+    check_writable_file,
+    file_sha256,
+)
 
 DEFAULT_OUT_DIR = Path("results/eval")
 
@@ -68,6 +86,19 @@ def csv_beside(out: Path) -> Path:
         raise ValueError(f"--out {out}: the per-step CSV goes beside the summary as .csv; "
                          "give the summary another suffix (e.g. .json)")
     return csv_path
+
+
+def gait_plot_beside(out: Path) -> Path:
+    """The gait-cycle plot's path for summary path `out`."""
+    return out.with_name(f"{out.stem}_gait.png")
+
+
+def _gait_section(model: evaluation.TrainedModel, result: evaluation.Rollout,
+                  records: list[steering_metrics.SteeringRecord]) -> dict[str, Any]:
+    if model.gait is None:
+        return gait_fidelity.unavailable(f"{model.ckpt.path}: {model.gait_unavailable}")
+    return gait_fidelity.of_rollout(result.qpos, result.qvel, result.actuator_power, records,
+                                    model.gait)
 
 
 def _progress(console: Console, enabled: bool) -> Progress:
@@ -147,6 +178,7 @@ def evaluate(
     # Share of steps the discriminator tells apart from the demonstrations (training's
     # disc_acc_agent, here on this evaluation's actions).
     metrics["disc_acc_agent"] = float((result.disc_score < 0).mean())
+    gait = _gait_section(model, result, records)
     meta = model.ckpt.meta
     summary = {
         "checkpoint": str(model.ckpt.path),
@@ -169,13 +201,16 @@ def evaluate(
             "leg_overlap_depth_m": leg_overlap.OVERLAP_DEPTH_M,
         },
         "metrics": metrics,
+        "gait": gait,
         "per_episode": eval_output.per_episode(records, settle_seconds, MOVING_THRESHOLD),
     }
     return Evaluation(model, sched, result, records, summary, settle_seconds)
 
 
-def write_results(ev: Evaluation, out: str | Path, video: Any = None) -> tuple[Path, Path]:
-    """JSON summary at `out` and the per-step CSV beside it, each written atomically."""
+def write_results(ev: Evaluation, out: str | Path, video: Any = None,
+                  gait_plot_png: bool = True) -> tuple[Path, Path]:
+    """JSON summary at `out` and the per-step CSV beside it, each written atomically, and
+    the gait-cycle plot beside them when there is one to draw and `gait_plot_png`."""
     out = Path(out)
     csv_path = csv_beside(out)
     atomic_write_text(
@@ -184,6 +219,14 @@ def write_results(ev: Evaluation, out: str | Path, video: Any = None) -> tuple[P
                              MOVING_THRESHOLD),
     )
     summary = dict(ev.summary, csv=csv_path.name)
+    gait = ev.summary.get("gait", {})
+    summary["gait_plot"] = None
+    if gait_plot_png and gait.get("available"):
+        png = gait_plot.gait_cycle_png(
+            gait, f"{Path(ev.summary['checkpoint']).name}: schedule '{ev.summary['schedule']}'")
+        plot_path = gait_plot_beside(out)
+        atomic_write(plot_path, lambda fh: fh.write(png))
+        summary["gait_plot"] = plot_path.name
     if video is not None:
         summary["video"] = str(video.path)
         summary["video_preview"] = None if video.preview_path is None else str(video.preview_path)
@@ -297,6 +340,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"summary JSON (default {DEFAULT_OUT_DIR}/<checkpoint stem>.json)")
     parser.add_argument("--record", action="store_true", help="render episode 0 to a video")
     parser.add_argument("--video_out", default=None, help="video path (default: --out with .mp4)")
+    parser.add_argument("--no_gait_plot", action="store_true",
+                        help="no gait-cycle plot beside the JSON (default: <stem>_gait.png)")
     parser.add_argument("--jax_cpu", action="store_true", help="force the CPU backend")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
 
@@ -308,7 +353,7 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
     schedules.check_name(args.schedule)
     out = Path(args.out) if args.out else default_out(args.model_path)
     # A bad or unwritable --out fails now, not after the rollout.
-    for path in (out, csv_beside(out)):
+    for path in (out, csv_beside(out), *([] if args.no_gait_plot else [gait_plot_beside(out)])):
         check_writable_file(path)
     video_out = Path(args.video_out) if args.video_out else out.with_suffix(".mp4")
     if args.record:
@@ -327,9 +372,15 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
     except RenderUnavailableError as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return 1
-    json_path, csv_path = write_results(ev, out, video)
+    json_path, csv_path = write_results(ev, out, video, gait_plot_png=not args.no_gait_plot)
     console.print(eval_output.summary_table(ev.summary))
-    console.print(f"wrote {json_path} and {csv_path}" + (f" and {video.path}" if video else ""))
+    console.print(eval_output.gait_table(ev.summary))
+    written = [str(csv_path)]
+    if ev.summary["gait"].get("available") and not args.no_gait_plot:
+        written.append(str(gait_plot_beside(json_path)))
+    if video:
+        written.append(str(video.path))
+    console.print(f"wrote {json_path} and {', '.join(written)}")
     return 0
 
 

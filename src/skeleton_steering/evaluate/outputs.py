@@ -1,8 +1,10 @@
 """What an evaluation writes: a JSON summary, a per-step CSV beside it, a table on the console.
 
 JSON (`results/eval/<stem>.json`): the checkpoint, schedule and settings, the pooled steering
-`metrics` (see `steering_metrics.summarize_rollouts`), one entry per parallel episode, and the
-name of the CSV. Non-finite numbers (e.g. no judged step at all) are written as null.
+`metrics` (see `steering_metrics.summarize_rollouts`), the `gait` fidelity section (see
+`gait_fidelity`; `{"available": false, "reason": ...}` without demo statistics), one entry per
+parallel episode, and the names of the CSV and of the gait-cycle plot (`gait_plot`, null when
+none was drawn). Non-finite numbers (e.g. no judged step at all) are written as null.
 
 CSV (same stem, `.csv`), one row per parallel episode and control step:
 
@@ -20,6 +22,8 @@ CSV (same stem, `.csv`), one row per parallel episode and control step:
                                  (the all-steps view counts every row, the settled view the
                                  judged ones); the episode ended here
   style_reward, task_reward      AMP style reward of the step; the env's task reward
+  gait_steady                    1 inside a steady stretch (the command held longer than
+                                 `gait_fidelity.GAIT_SETTLE_SECONDS`): where gait is measured
 
 Every number is formatted with a fixed precision, so identical rollouts give identical bytes.
 """
@@ -35,7 +39,7 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
-from skeleton_steering.evaluate import steering_metrics
+from skeleton_steering.evaluate import gait_fidelity, steering_metrics
 from skeleton_steering.evaluate.steering_metrics import (
     TURN_HOLD_SECONDS,
     TURN_REACHED_DEG,
@@ -45,7 +49,7 @@ from skeleton_steering.evaluate.steering_metrics import (
 CSV_COLUMNS = (
     "episode", "step", "time_s", "target_heading_deg", "target_speed_mps", "heading_deg",
     "speed_mps", "facing_deg", "velocity_x", "velocity_y", "since_change_s", "judged", "good",
-    "fell", "style_reward", "task_reward",
+    "fell", "style_reward", "task_reward", "gait_steady",
 )  # fmt: skip
 
 
@@ -95,12 +99,14 @@ def csv_text(
         heading = np.degrees(np.arctan2(rec.velocity[:, 1], rec.velocity[:, 0]))
         facing = np.degrees(rec.facing_yaw)
         target = np.degrees(rec.target_yaw)
+        steady = gait_fidelity.steady_mask(rec.since_change, rec.dt)
         for t in range(len(speed)):
             buf.write(
                 f"{e},{t},{t * rec.dt:.4f},{target[t]:.3f},{rec.target_speed[t]:.4f},"
                 f"{heading[t]:.3f},{speed[t]:.4f},{facing[t]:.3f},{rec.velocity[t, 0]:.4f},"
                 f"{rec.velocity[t, 1]:.4f},{rec.since_change[t]:.4f},{int(judged[t])},"
-                f"{int(good[t])},{int(rec.fell[t])},{rec.style[t]:.5f},{task_reward[e, t]:.5f}\n"
+                f"{int(good[t])},{int(rec.fell[t])},{rec.style[t]:.5f},{task_reward[e, t]:.5f},"
+                f"{int(steady[t])}\n"
             )
     return buf.getvalue()
 
@@ -154,4 +160,59 @@ def summary_table(summary: dict[str, Any]) -> Table:
     )  # fmt: skip
     for name, value in rows:
         table.add_row(name, value)
+    return table
+
+
+def _vs(g: dict[str, Any], key: str, unit: str, digits: int, scale: float = 1.0) -> str:
+    """'policy vs demos' for gait value `key` (and `demo_<key>`)."""
+    def show(value: Any) -> str:
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        return _fmt(value * scale if ok else value, unit, digits)
+    return f"{show(g.get(key))} vs {show(g.get(f'demo_{key}'))}"
+
+
+def gait_rows(g: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, text) of the gait section's headline numbers (policy vs demos at its speed)."""
+    frechet = g.get("frechet") or {}
+    worst = max(frechet, key=frechet.get) if frechet else None
+    return [
+        ("steady walking measured", f"{_fmt(g['steady_seconds'], ' s', 1)}, "
+                                    f"{g['strides']} strides"),
+        ("speed of the strides (demos matched at it)", _fmt(g["speed_mps"], " m/s", 2)),
+        ("straight-line speed vs command", f"{_fmt(g['straight_speed_mps'], '', 2)} vs "
+                                           f"{_fmt(g['command_speed_mps'], ' m/s', 2)}"),
+        ("cadence, policy vs demos (steps/min)", _vs(g, "cadence_spm", "", 1)),
+        ("cadence ratio (policy / demos)", _fmt(g["cadence_ratio"], "", 2)),
+        ("step length", _vs(g, "step_length_m", " m", 2)),
+        ("knee swing peak", _vs(g, "knee_swing_peak_deg", " deg", 1)),
+        ("p5/p95 joint-angle gap, mean / max",
+         f"{_fmt(g['mean_percentile_gap_deg'], '', 1)} / "
+         f"{_fmt(g['max_percentile_gap_deg'], ' deg', 1)}"),
+        ("step width", _vs(g, "step_width_m", " cm", 1, 100.0)),
+        ("double support (share of the stride)", _vs(g, "double_support", " %", 1, 100.0)),
+        ("foot clearance (swing peak height)", _vs(g, "clearance_m", " cm", 1, 100.0)),
+        ("arm swing (shoulder flexion range)", _vs(g, "arm_swing_deg", " deg", 1)),
+        ("joint-velocity RMS ratio (policy / demos)", _fmt(g["joint_velocity_rms_ratio"], "", 2)),
+        ("mechanical cost of transport", _fmt(g["cost_of_transport"], "", 3)),
+        ("Frechet distance of (s, s') features, mean" + (f" (largest: {worst})" if worst else ""),
+         _fmt(g["frechet_mean"], "", 2) + (f" ({_fmt(frechet[worst], '', 2)})" if worst else "")),
+    ]
+
+
+def gait_table(summary: dict[str, Any]) -> Table:
+    """Gait fidelity against the demos, with the goals' pass / fail."""
+    g = summary.get("gait") or {}
+    table = Table(title="gait fidelity (policy vs demos at its speed)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if not g.get("available"):
+        table.add_row("gait fidelity", f"unavailable: {g.get('reason', 'no gait section')}")
+        return table
+    for name, value in gait_rows(g):
+        table.add_row(name, value)
+    if not g["valid"]:
+        table.add_row("[red]measurement invalid[/]", str(g["invalid_reason"]))
+    for goal in g["goals"].values():
+        mark = "[green]pass[/]" if goal["pass"] else "[red]FAIL[/]"
+        table.add_row(f"goal: {goal['goal']}", mark)
     return table

@@ -30,6 +30,7 @@ import numpy as np
 from rich.console import Console
 
 from skeleton_steering.config import to_dict
+from skeleton_steering.data.gait_stats import GaitStats, GaitStatsError
 from skeleton_steering.env import commands
 from skeleton_steering.env.registry import make_env
 from skeleton_steering.env.steering_env import State, SteeringEnv
@@ -39,6 +40,7 @@ from skeleton_steering.io_utils import user_cache_dir
 from skeleton_steering.learn import (
     amp_ppo,
     checkpoint,
+    demo_gait,
     expert_source,
     losses,
     networks,
@@ -79,6 +81,8 @@ class StepRecord(NamedTuple):
     disc_score: jax.Array  # (E,) the discriminator's raw score d of (s, s'): > 0 reads as demo
     task_reward: jax.Array  # (E,)
     qpos: jax.Array  # (E, nq) generalized positions before the step (video, leg contacts)
+    qvel: jax.Array  # (E, nv) generalized velocities before the step (gait)
+    actuator_power: jax.Array  # (E,) sum over joints of |actuator torque x joint velocity|, W
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -96,6 +100,8 @@ class TrainedModel:
     config: TrainConfig
     evaluator: Evaluator
     params: EvalParams
+    gait: GaitStats | None = None  # the demos' gait statistics, when known
+    gait_unavailable: str | None = None  # why `gait` is None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +119,8 @@ class Rollout:
     task_reward: np.ndarray
     qpos: np.ndarray  # (E, T, nq): the pose before each step
     dt: float
+    qvel: np.ndarray | None = None  # (E, T, nv): the velocities before each step
+    actuator_power: np.ndarray | None = None  # (E, T) W, at the end of each step
 
     @property
     def qpos0(self) -> np.ndarray:
@@ -176,6 +184,10 @@ def eval_step(
         disc_score=d,
         task_reward=nxt.reward,
         qpos=state.data.qpos,
+        qvel=state.data.qvel,
+        # The actuators' torques of the step's last substep, at the velocities it ends with.
+        actuator_power=jp.sum(jp.abs(nxt.data.qfrc_actuator[:, 6:] * nxt.data.qvel[:, 6:]),
+                              axis=-1),
     )
     return (nxt, start_heading, rng), record
 
@@ -249,6 +261,17 @@ def _check_sizes(ckpt: checkpoint.Checkpoint, env: SteeringEnv, env_id: str) -> 
             )
 
 
+NO_EXPORT_GAIT = ("it carries no demo gait statistics (an export written before they existed); "
+                  "add them with `python scripts/add_gait_stats.py --export FILE --out FILE`")
+
+
+def _demo_gait(expert: ExpertData, control_dt: float) -> tuple[GaitStats | None, str | None]:
+    try:
+        return demo_gait.stats_of(expert, control_dt), None
+    except GaitStatsError as err:
+        return None, str(err)
+
+
 def _checkpoint_expert(config: TrainConfig, ckpt: checkpoint.Checkpoint,
                        console: Console) -> ExpertData:
     """The expert data a training checkpoint was trained on, without writing beside it.
@@ -287,7 +310,9 @@ def load_model(
     if is_export:
         reference = policy_export.reference_of(container)
     else:
-        reference = expert_source.reference_frames(_checkpoint_expert(config, container, console))
+        expert = _checkpoint_expert(config, container, console)
+        reference = expert_source.reference_frames(expert)
+        gait, gait_unavailable = _demo_gait(expert, config.env.physics.control_dt)
     # The discriminator pairs are not needed to evaluate: the trained discriminator scores.
     starts = ExpertData(*reference, np.zeros((1, 1), np.float32),
                         source=f"{container.path} (start frames)")
@@ -297,10 +322,12 @@ def load_model(
     _check_sizes(container, ev.env, config.env_id)
     if is_export:
         export = policy_export.from_container(container)
+        gait, gait_unavailable = export.gait, None if export.gait else NO_EXPORT_GAIT
     else:
         export = policy_export.from_training_checkpoint(container, reference)
     params = EvalParams(export.policy, export.obs_norm, export.disc, export.disc_norm)
-    return TrainedModel(container, config, ev, jax.tree.map(jp.asarray, params))
+    return TrainedModel(container, config, ev, jax.tree.map(jp.asarray, params), gait,
+                        gait_unavailable)
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -372,6 +399,8 @@ def rollout(
         task_reward=per_episode(rec.task_reward),
         qpos=per_episode(rec.qpos),
         dt=ev.env.control_dt,
+        qvel=per_episode(rec.qvel),
+        actuator_power=per_episode(rec.actuator_power),
     )
 
 

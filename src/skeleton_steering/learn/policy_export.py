@@ -8,6 +8,11 @@ normalizer (so an evaluation can score style), a subsample of the expert frames 
 start from (so no dataset is needed to run the policy), the resolved training config (network
 and environment settings), and provenance (commit, command, seed, env steps, eval metrics).
 
+It also carries the demonstrations' gait statistics (`data.gait_stats`, ~40 kB), so that an
+evaluation can compare the policy's gait with its demos without the dataset: arrays under
+`['gait'][<name>]`, their description under `meta['gait_stats']`. Exports written before they
+existed load without them (`PolicyExport.gait` is None); `with_gait` adds them.
+
 Same container as a checkpoint (`checkpoint.save`: flax msgpack, data only, checksummed,
 written atomically) with its own format tag; arrays under `['policy']`, `['obs_norm']`,
 `['disc']`, `['disc_norm']`, `['reference']['qpos']` and `['reference']['qvel']`.
@@ -28,6 +33,7 @@ import jax
 import jax.numpy as jp
 import numpy as np
 
+from skeleton_steering.data.gait_stats import GaitStats, GaitStatsError
 from skeleton_steering.learn import amp_ppo, checkpoint, networks, normalizer, train_config
 from skeleton_steering.learn.train_config import TrainConfig
 
@@ -37,6 +43,7 @@ LATEST_NAME = "policy_latest.msgpack"  # the state of the newest periodic checkp
 # Start frames kept: enough to cover a dataset's poses evenly (a 10 s gait cycle set has a few
 # hundred distinct frames), little next to the networks (1,024 x 67 floats = 0.27 MB).
 MAX_REFERENCE_FRAMES = 1024
+GAIT_META = "gait_stats"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +57,7 @@ class PolicyExport:
     disc_norm: normalizer.NormalizerState
     reference_qpos: np.ndarray  # (N, nq) episode start frames
     reference_qvel: np.ndarray  # (N, nv)
+    gait: GaitStats | None = None  # the demos' gait statistics (None in older exports)
 
 
 def reference_frames(
@@ -90,16 +98,25 @@ def provenance() -> dict[str, Any]:
 
 
 def _tree(policy: Any, obs_norm: Any, disc: Any, disc_norm: Any, qpos: np.ndarray,
-          qvel: np.ndarray) -> dict[str, Any]:
+          qvel: np.ndarray, gait: GaitStats | None = None) -> dict[str, Any]:
     """The exported pytree; its key paths are the array names `from_container` reads."""
-    return {"policy": policy, "obs_norm": obs_norm, "disc": disc, "disc_norm": disc_norm,
+    tree = {"policy": policy, "obs_norm": obs_norm, "disc": disc, "disc_norm": disc_norm,
             "reference": {"qpos": qpos, "qvel": qvel}}
+    if gait is not None:
+        tree["gait"] = gait.to_arrays()
+    return tree
 
 
-def export_tree(state: Any, reference: tuple[np.ndarray, np.ndarray]) -> dict[str, Any]:
+def export_tree(state: Any, reference: tuple[np.ndarray, np.ndarray],
+                gait: GaitStats | None = None) -> dict[str, Any]:
     """The exported arrays of an `amp_ppo.TrainingState`."""
     return _tree(state.params["policy"], state.obs_norm, state.disc_params, state.disc_norm,
-                 *reference)
+                 *reference, gait)
+
+
+def _with_gait_meta(meta: dict[str, Any], gait: GaitStats | None) -> dict[str, Any]:
+    meta = {k: v for k, v in meta.items() if k != GAIT_META}
+    return meta if gait is None else {**meta, GAIT_META: gait.describe()}
 
 
 def save(
@@ -108,10 +125,15 @@ def save(
     config: dict[str, Any],
     meta: dict[str, Any],
     reference: tuple[np.ndarray, np.ndarray],
+    gait: GaitStats | None = None,
 ) -> Path:
-    """Write the export of a training state; `meta` gets the provenance added unless it has it."""
-    return checkpoint.save(path, export_tree(state, reference), config, _with_provenance(meta),
-                           fmt=FORMAT)
+    """Write the export of a training state; `meta` gets the provenance added unless it has it.
+
+    `gait`: the demos' gait statistics (`learn.demo_gait.stats_of`), so the export evaluates
+    its gait alone.
+    """
+    return checkpoint.save(path, export_tree(state, reference, gait), config,
+                           _with_gait_meta(_with_provenance(meta), gait), fmt=FORMAT)
 
 
 def _with_provenance(meta: dict[str, Any]) -> dict[str, Any]:
@@ -173,12 +195,25 @@ def reference_of(ckpt: checkpoint.Checkpoint) -> tuple[np.ndarray, np.ndarray]:
     return ref["qpos"], ref["qvel"]
 
 
+def gait_of(ckpt: checkpoint.Checkpoint) -> GaitStats | None:
+    """The demos' gait statistics stored in an export container; None when it has none."""
+    if GAIT_META not in ckpt.meta:
+        return None
+    prefix = "['gait']"
+    arrays = {key[len(prefix) + 2 : -2]: arr for key, arr in ckpt.arrays.items()
+              if key.startswith(prefix)}
+    try:
+        return GaitStats.from_arrays(ckpt.meta[GAIT_META], arrays, str(ckpt.path))
+    except GaitStatsError as err:
+        raise checkpoint.CheckpointError(str(err)) from err
+
+
 def from_container(ckpt: checkpoint.Checkpoint) -> PolicyExport:
     """A loaded export container as a `PolicyExport` (every array checked by name and shape)."""
     qpos, qvel = reference_of(ckpt)
     parts = _restore_parts(ckpt, _EXPORT_PREFIXES)
     return PolicyExport(ckpt.path, meta=ckpt.meta, reference_qpos=qpos, reference_qvel=qvel,
-                        **parts)
+                        gait=gait_of(ckpt), **parts)
 
 
 def load(path: str | Path) -> PolicyExport:
@@ -207,6 +242,12 @@ def write(export: PolicyExport, path: str | Path) -> Path:
     from skeleton_steering.config import to_dict
 
     tree = _tree(export.policy, export.obs_norm, export.disc, export.disc_norm,
-                 export.reference_qpos, export.reference_qvel)
-    return checkpoint.save(path, tree, to_dict(export.config), _with_provenance(export.meta),
-                           fmt=FORMAT)
+                 export.reference_qpos, export.reference_qvel, export.gait)
+    meta = _with_gait_meta(_with_provenance(export.meta), export.gait)
+    return checkpoint.save(path, tree, to_dict(export.config), meta, fmt=FORMAT)
+
+
+def with_gait(export: PolicyExport, gait: GaitStats, source: str) -> PolicyExport:
+    """`export` carrying these demo gait statistics; `source` (the demos) goes into its meta."""
+    meta = {**export.meta, "gait_stats_source": source}
+    return dataclasses.replace(export, gait=gait, meta=meta)

@@ -8,8 +8,9 @@
 The folder gets `index.html` (runs, learning curves, evaluation table, videos),
 `learning_curves.svg` (return, task reward, style reward and episode length against env
 steps: every seed, their mean and spread), `eval_metrics.csv` (mean, std and each seed),
-`training_curves.csv` (the mean and std behind the figure) and `videos/` (copies of the
-videos and previews, so the folder can be moved or zipped on its own). Evals, videos and
+`training_curves.csv` (the mean and std behind the figure), `videos/` (copies of the
+videos and previews, so the folder can be moved or zipped on its own) and `gait/` (each
+evaluation's gait-cycle plot, found beside its JSON, shown on the page). Evals, videos and
 previews pair with runs by position. The folder is built beside the target and swapped in
 whole, so a failed report never leaves half a folder.
 """
@@ -36,6 +37,7 @@ CURVES_CSV = "training_curves.csv"
 EVAL_CSV = "eval_metrics.csv"
 INDEX = "index.html"
 VIDEO_DIR = "videos"
+GAIT_DIR = "gait"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,6 +155,15 @@ def build(
                 reference_label, report_data.read_eval(reference_eval),
                 report_data.read_reference_steps(reference_eval), ref_video, ref_preview,
             )  # fmt: skip
+        gait_plots = []
+        named = ([(f"{reference_label} (reference)", "reference", reference_eval)]
+                 if reference_eval is not None else [])
+        for (label, stem, eval_path) in [*named, *zip(labels, labels, evals, strict=False)]:
+            plot = report_data.gait_plot(eval_path)
+            if plot is not None:
+                dest = f"{GAIT_DIR}/{stem}.png"
+                _copy(str(plot), work / dest)
+                gait_plots.append((label, dest))
         entries = []
         for i, label in enumerate(labels):
             video = preview = None
@@ -165,7 +176,7 @@ def build(
             if video or preview:
                 entries.append(report_html.VideoEntry(label, video, preview))
         page = report_html.index_html(title, loaded, CURVES_NAME, table, entries, files,
-                                      reference)
+                                      reference, gait_plots)
         atomic_write_text(work / INDEX, page)
         replace_dir(work, out)
     except BaseException:

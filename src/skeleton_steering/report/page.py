@@ -139,9 +139,11 @@ def index_html(
     videos: Sequence[VideoEntry],
     files: Sequence[str],
     reference: Reference | None = None,
+    gait_plots: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The page; `curves_svg` and `files` are paths relative to it. `reference` (the shipped
-    walker) goes first in the runs, the evaluation and the videos, for comparison."""
+    walker) goes first in the runs, the evaluation and the videos, for comparison.
+    `gait_plots`: (label, path relative to the page) of each evaluation's gait-cycle plot."""
     sections = [f"<h1>{html.escape(title)}</h1>", "<h2>Runs</h2>", _runs_table(runs, reference)]
     if reference is not None and (reference.video or reference.preview):
         videos = [VideoEntry(f"{reference.label} (reference)", reference.video,
@@ -162,6 +164,16 @@ def index_html(
             "mean and sample standard deviation across seeds, then each "
             "seed. Hover a metric for its key in the eval JSON.</p>",
             _eval_table(table, reference),
+        ]
+    if gait_plots:
+        sections += [
+            "<h2>Gait cycle</h2>",
+            '<p class="note">Hip, knee and ankle over a normalized gait cycle (touchdown to '
+            "touchdown) in steady straight walking: the policy's mean ± sd over the demos' at "
+            "the policy's speed.</p>",
+            *(f"<figure><figcaption>{html.escape(label)}</figcaption>"
+              f'<img src="{_href(path)}" alt="gait cycle of {html.escape(label)}" '
+              'style="max-width:100%"></figure>' for label, path in gait_plots),
         ]
     if videos:
         sections += ["<h2>Videos</h2>", _videos(videos)]

@@ -8,7 +8,10 @@ taken there. Rows where a metric is NaN (e.g. `episode_return` in an iteration w
 episode ended) are skipped before interpolating.
 
 The evaluation table comes from each seed's eval summary JSON: its `metrics` mapping (or the
-whole file when there is none), nested numbers flattened to dotted keys.
+whole file when there is none), nested numbers flattened to dotted keys, followed by the gait
+fidelity headline numbers of its `gait` section (`GAIT_LABELS`, keys `gait.<name>`; the goals
+as `gait.goals_passed`) when the evaluation had demo statistics. `gait_plot` finds the
+gait-cycle plot the evaluation wrote beside its JSON.
 """
 
 from __future__ import annotations
@@ -209,6 +212,62 @@ def _flatten(value: Any, prefix: str, out: dict[str, float]) -> None:
             _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
 
 
+# Gait fidelity rows (`gait_fidelity`), in reading order.
+GAIT_LABELS = {
+    "gait.goals_passed": "gait goals passed (of 4; none when the measurement is invalid)",
+    "gait.strides": "gait: straight strides measured",
+    "gait.straight_speed_mps": "gait: straight-line speed (m/s)",
+    "gait.speed_error_mps": "gait: speed error against the command (m/s)",
+    "gait.cadence_spm": "gait: cadence (steps/min)",
+    "gait.demo_cadence_spm": "gait: demos' cadence at that speed (steps/min)",
+    "gait.cadence_ratio": "gait: cadence ratio (policy / demos)",
+    "gait.step_length_m": "gait: step length (m)",
+    "gait.demo_step_length_m": "gait: demos' step length at that speed (m)",
+    "gait.knee_swing_peak_deg": "gait: knee swing peak (deg)",
+    "gait.demo_knee_swing_peak_deg": "gait: demos' knee swing peak (deg)",
+    "gait.mean_percentile_gap_deg": "gait: mean p5/p95 joint-angle gap (deg)",
+    "gait.step_width_m": "gait: step width (m)",
+    "gait.double_support": "gait: double support (share)",
+    "gait.clearance_m": "gait: foot clearance (m)",
+    "gait.arm_swing_deg": "gait: arm swing (deg)",
+    "gait.joint_velocity_rms_ratio": "gait: joint-velocity RMS ratio (policy / demos)",
+    "gait.cost_of_transport": "gait: mechanical cost of transport",
+    "gait.frechet_mean": "gait: Frechet distance of (s, s') features (mean over groups)",
+}
+EVAL_LABELS.update(GAIT_LABELS)
+
+
+def _gait_numbers(gait: Any) -> dict[str, float]:
+    if not isinstance(gait, Mapping) or not gait.get("available"):
+        return {}
+    out: dict[str, float] = {}
+    for key in GAIT_LABELS:
+        name = key.removeprefix("gait.")
+        if name == "goals_passed":
+            goals = gait.get("goals")
+            if isinstance(goals, Mapping):
+                out[key] = float(sum(bool(g.get("pass")) for g in goals.values()
+                                     if isinstance(g, Mapping)))
+            continue
+        value = gait.get(name)
+        if isinstance(value, int | float) or value is None:
+            out[key] = math.nan if value is None else float(value)
+    return out
+
+
+def gait_plot(path: str | Path) -> Path | None:
+    """The gait-cycle plot an eval summary names, beside it (None when it has none)."""
+    path = Path(path)
+    try:
+        name = json.loads(path.read_text()).get("gait_plot")
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+    if not isinstance(name, str):
+        return None
+    plot = path.parent / Path(name).name
+    return plot if plot.is_file() else None
+
+
 def read_eval(path: str | Path) -> dict[str, float]:
     """The numeric metrics of one eval summary JSON, flattened to dotted keys."""
     path = Path(path)
@@ -222,7 +281,8 @@ def read_eval(path: str | Path) -> dict[str, float]:
         raise ReportInputError(f"{path}: expected a JSON object at the top level")
     source = data["metrics"] if isinstance(data.get("metrics"), Mapping) else data
     out: dict[str, float] = {}
-    _flatten(source, "", out)
+    _flatten({k: v for k, v in source.items() if k != "gait"}, "", out)
+    out.update(_gait_numbers(data.get("gait")))
     if not out:
         raise ReportInputError(f"{path}: holds no numeric metric")
     return out
