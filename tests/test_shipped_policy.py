@@ -52,8 +52,10 @@ def test_record_matches_the_export(export):
     assert record["seed"] == export.config.seed
     assert record["command"] == export.meta["provenance"]["command"]
     assert record["commit"] == export.meta["provenance"]["commit"]
-    # Both schedules, on held-out seeds, under the current criterion.
-    assert set(record["evaluations"]) == {"scripted", "random"}
+    # Both schedules and the gait measurement, on held-out seeds, under the current criterion.
+    assert set(record["evaluations"]) == {"scripted", "random", "straight"}
+    assert record["gait_stats"]["strides"] > 0
+    assert record["evaluations"]["straight"]["gait"]["available"]
     for ev in record["evaluations"].values():
         assert ev["seed_role"] == "held_out" and ev["deterministic"]
         assert ev["criterion"] == {**steering_metrics.criterion(ev["settle_seconds"]),
@@ -82,10 +84,15 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "leg_overlap_steps": (30, 0.25), "leg_overlap_share": (0.01, 0),
     "leg_overlap_max_cm": (1.5, 0),
 }  # fmt: skip
+# The gait numbers the docs quote, across machines (judgement: a few percent of each).
+GAIT_TOLERANCES: dict[str, float] = {
+    "cadence_ratio": 0.05, "cadence_spm": 6.0, "knee_swing_peak_deg": 3.0,
+    "mean_percentile_gap_deg": 1.0, "straight_speed_mps": 0.05, "step_length_m": 0.03,
+}  # fmt: skip
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("schedule", ["scripted", "random"])
+@pytest.mark.parametrize("schedule", ["scripted", "random", "straight"])
 def test_recorded_evaluations_reproduce(schedule, tmp_path):
     """The numbers README and policies/README.md quote: the recorded eval command, run again
     on this machine, gives every recorded metric within TOLERANCES."""
@@ -109,6 +116,11 @@ def test_recorded_evaluations_reproduce(schedule, tmp_path):
             continue
         if abs(now - value) > absolute + relative * abs(value):
             off[key] = (value, now)
+    for key, absolute in GAIT_TOLERANCES.items():
+        value, now = recorded["gait"].get(key), again["gait"].get(key)
+        if (value is None) != (now is None) or (value is not None
+                                                and abs(now - value) > absolute):
+            off[f"gait.{key}"] = (value, now)
     assert not off, f"recorded vs now, outside tolerance: {off}"
 
 
