@@ -2,7 +2,8 @@
 
     python -m skeleton_steering.train --config config/amp_ppo.yaml \\
         --env_id SkeletonTorque.walk.mocap --seed 42 [--deterministic] [--jax_cpu] \\
-        [--resume] [--debug_nans] [--run_dir DIR] [section.key=value ...]
+        [--resume] [--debug_nans] [--run_dir DIR] [--distributed auto|on|off] \\
+        [section.key=value ...]
 
 The run directory gets the resolved config (`config.yaml`), `metrics.csv`, TensorBoard
 events (`tensorboard/`), a one-line summary per logging interval (`train.log`), periodic
@@ -11,11 +12,16 @@ checkpoints and the best checkpoint (by a deterministic evaluation on fixed comm
 preempting the job) saves a checkpoint before the process exits. `run()` is the same driver
 for in-process use (tests, benchmarks); compiled iterations are cached per process, so runs
 with the same algorithm settings compile once.
+
+Every local device trains (data-parallel, `data_parallel`); `--distributed` joins several
+processes, e.g. one per node under `srun`, into one run over all their devices: only process 0
+writes the run directory, the others get its (resumed) state and stop when it stops.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -24,9 +30,10 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +93,9 @@ class Compiled:
     """A learner with its compiled iteration and (lazily) its compiled evaluation."""
 
     learner: amp_ppo.Learner
-    iteration: Any = None
-    devices: int = 1  # the device count `iteration` was compiled for
+    # The compiled iteration per device count: a run that resumes on another count (or a
+    # test that trains on both) compiles each once.
+    iterations: dict[int, Any] = dataclasses.field(default_factory=dict)
     evaluate: Any = None
     compile_s: float = 0.0
 
@@ -112,7 +120,8 @@ def compiled_for(config: TrainConfig, expert: expert_data.ExpertData) -> Compile
     """The cached learner for this algorithm config and expert data (built on first use)."""
     key = _cache_key(config, expert)
     if key not in _CACHE:
-        env = make_env(config.env_id, config.env, expert.qpos, expert.qvel)
+        with data_parallel.local_devices_first():
+            env = make_env(config.env_id, config.env, expert.qpos, expert.qvel)
         _CACHE[key] = Compiled(amp_ppo.make_learner(env, config))
     return _CACHE[key]
 
@@ -151,18 +160,62 @@ def _host_metrics(raw: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def _check_finite(metrics: dict[str, float], iteration: int, run_dir: Path) -> None:
+def _non_finite(metrics: dict[str, float]) -> list[str]:
     bad = [k for k in amp_ppo.LOSS_METRICS if not math.isfinite(metrics.get(k, 0.0))]
     if metrics.get("params_finite", 1.0) != 1.0:
         bad.append("parameters")
-    if bad:
-        last = checkpoint.newest(run_dir)
-        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-        raise TrainingDivergedError(
-            f"training diverged at iteration {iteration}: non-finite {', '.join(bad)}; "
-            f"stopped without saving this state, {kept}. Try a lower learning rate, or rerun "
-            "with --debug_nans to find the first NaN."
-        )
+    return bad
+
+
+def _diverged(bad: list[str], iteration: int, run_dir: Path, primary: bool = True) -> None:
+    last = checkpoint.newest(run_dir) if primary else None
+    kept = (f"the last good checkpoint is {last}" if last else
+            "no checkpoint was written yet" if primary else "see the primary process's log")
+    raise TrainingDivergedError(
+        f"training diverged at iteration {iteration}: non-finite {', '.join(bad)}; "
+        f"stopped without saving this state, {kept}. Try a lower learning rate, or rerun "
+        "with --debug_nans to find the first NaN."
+    )
+
+
+class _NoLog:
+    """What a non-primary process of a distributed run logs: nothing (the primary writes the
+    run's metrics.csv, TensorBoard events and train.log)."""
+
+    def write(self, *args: Any) -> None:
+        pass
+
+    def write_eval(self, *args: Any) -> None:
+        pass
+
+    def line(self, text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _scratch(primary: bool) -> Iterator[Path | None]:
+    """None on the primary process; elsewhere a private folder for what loading the expert data
+    writes (the bundled sample, a trajectory's cache), so only the primary writes the run
+    directory. The data come out the same everywhere (`check_same_everywhere` checks)."""
+    if primary:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="skeleton-steering-expert-") as folder:
+        yield Path(folder)
+
+
+def _fingerprint(config: TrainConfig, expert: expert_data.ExpertData) -> bytes:
+    """What every process of a run must share: the config and the expert data."""
+    digest = hashlib.sha256(json.dumps(to_dict(config), sort_keys=True).encode())
+    for arr in (expert.qpos, expert.qvel, expert.disc_pairs):
+        digest.update(b"none" if arr is None else np.ascontiguousarray(arr).tobytes())
+    return digest.digest()
 
 
 def _evaluate(
@@ -256,6 +309,12 @@ def run(
     """
     console = console or Console(stderr=True)
     check_inputs(config, check_data=expert is None)
+    if not data_parallel.is_primary():
+        # Another process of a distributed run: it trains its share and writes nothing (the
+        # primary holds the lock and writes the run directory).
+        return _run_locked(config, Path(run_dir), resume=resume, console=Console(quiet=True),
+                           show_progress=False, max_seconds=max_seconds,
+                           on_iteration=on_iteration, expert=expert, devices=devices)
     created = not Path(run_dir).exists()
     run_dir = check_writable_dir(run_dir)
     with run_lock.hold(run_dir, console):
@@ -305,19 +364,33 @@ def _run_locked(
     expert: expert_data.ExpertData | None,
     devices: int | None = None,
 ) -> RunResult:
-    """`devices`: train on the first that many devices (default: all, data-parallel)."""
-    expert = expert or expert_source.resolve_expert(config, run_dir, console)
+    """`devices`: train on the first that many devices (default: all, data-parallel).
+
+    With several processes (`jax.distributed`) every process runs this; only the primary
+    reads checkpoints and writes the run directory, the others get its state.
+    """
+    primary = data_parallel.is_primary()
+    with data_parallel.together("loading the expert data"), _scratch(primary) as scratch:
+        expert = expert or expert_source.resolve_expert(config, scratch or run_dir, console)
+        compiled = compiled_for(config, expert)
+    data_parallel.check_same_everywhere("a config or expert data", _fingerprint(config, expert))
     demo = jp.asarray(expert.disc_pairs)
-    compiled = compiled_for(config, expert)
     learner = compiled.learner
     env = learner.env
 
-    nothing_saved = checkpoint.newest(run_dir) is None
-    if resume and nothing_saved:
-        console.print(f"--resume: no checkpoint in {run_dir} yet; starting at iteration 0")
-    for stale in checkpoint.remove_stale_temp_files(run_dir):
-        console.print(f"removed {stale.name}, left by an earlier process that was killed mid-write")
-    state, meta = _prepare_state(compiled, config, run_dir, resume, demo, console)
+    nothing_saved = True
+    with data_parallel.together("preparing the training state"):
+        if primary:
+            nothing_saved = checkpoint.newest(run_dir) is None
+            if resume and nothing_saved:
+                console.print(f"--resume: no checkpoint in {run_dir} yet; starting at iteration 0")
+            for stale in checkpoint.remove_stale_temp_files(run_dir):
+                console.print(f"removed {stale.name}, left by an earlier process that was "
+                              "killed mid-write")
+            state, meta = _prepare_state(compiled, config, run_dir, resume, demo, console)
+        else:
+            state, meta = amp_ppo.init_state(learner, config.seed, demo), {}
+    state = data_parallel.from_primary(state)  # a resumed state, on every process
     start_iteration = int(state.iteration)
     mesh = data_parallel.make_mesh(devices)
     n_devices = 1 if mesh is None else mesh.size
@@ -335,27 +408,33 @@ def _run_locked(
     batch = config.ppo.batch_size
     best_score = meta.get("best_score")
     config_dict = to_dict(config)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
+    if primary:
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config_dict, sort_keys=False))
 
-    if compiled.iteration is None or compiled.devices != n_devices:
+    if n_devices not in compiled.iterations:
         console.print("compiling the training iteration (a few minutes on CPU) ...")
         t0 = time.perf_counter()
         with exit_at_once_on_ctrl_c(console, "compiling the training iteration"):
             step = amp_ppo.make_iteration(learner, mesh, state)
-            compiled.iteration = step.lower(state, demo).compile()
-            compiled.devices = n_devices
+            compiled.iterations[n_devices] = step.lower(state, demo).compile()
         compiled.compile_s = time.perf_counter() - t0
         console.print(f"compiled in {compiled.compile_s:.0f} s")
+    iterate = compiled.iterations[n_devices]
 
-    # Resuming from nothing still truncates what an earlier attempt logged after iteration 0.
-    log = MetricsLog(run_dir, start_iteration if resume else None, start_iteration * batch)
-    if not resume or nothing_saved:
-        log.line(f"run_dir {run_dir} | env_id {config.env_id} | seed {config.seed} | "
-                 f"expert data: {expert.source}")
-
-    # Taken once, at the start of this (possibly resumed) session: a commit made while the run
-    # trains is not the code that trained it.
-    session_provenance = policy_export.provenance()
+    if primary:
+        # Resuming from nothing still truncates what an earlier attempt logged after iteration 0.
+        log: MetricsLog | _NoLog = MetricsLog(run_dir, start_iteration if resume else None,
+                                              start_iteration * batch)
+        if not resume or nothing_saved:
+            log.line(f"run_dir {run_dir} | env_id {config.env_id} | seed {config.seed} | "
+                     f"expert data: {expert.source}")
+        if jax.process_count() > 1:
+            log.line(f"distributed: {jax.process_count()} processes, {n_devices} devices")
+        # Taken once, at the start of this (possibly resumed) session: a commit made while the
+        # run trains is not the code that trained it.
+        session_provenance = policy_export.provenance()
+    else:
+        log, session_provenance = _NoLog(), {}
 
     def base_meta(iteration: int) -> dict[str, Any]:
         return {
@@ -374,11 +453,19 @@ def _run_locked(
     reference = expert_source.reference_frames(expert)
     last_eval: dict[str, float] | None = meta.get("eval")
 
+    saved_at: int | None = None
+
     def save_periodic(st: amp_ppo.TrainingState, iteration: int) -> None:
+        nonlocal saved_at
+        host = data_parallel.to_host(st)  # every process hands over its environments' rows
+        saved_at = iteration
+        if not primary:
+            return
         meta_now = {**base_meta(iteration), "eval": last_eval}
-        checkpoint.save(run_dir / checkpoint.periodic_name(iteration), st, config_dict, meta_now)
+        checkpoint.save(run_dir / checkpoint.periodic_name(iteration), host, config_dict,
+                        meta_now)
         checkpoint.prune(run_dir, config.run.keep_checkpoints)
-        policy_export.save(run_dir / policy_export.LATEST_NAME, st, config_dict, meta_now,
+        policy_export.save(run_dir / policy_export.LATEST_NAME, host, config_dict, meta_now,
                            reference)
 
     history: list[dict[str, float]] = []
@@ -393,7 +480,7 @@ def _run_locked(
         try:
             while iteration < total:
                 t0 = time.perf_counter()
-                new_state, raw = compiled.iteration(state, demo)
+                new_state, raw = iterate(state, demo)
                 metrics = _host_metrics(raw)
                 dt = time.perf_counter() - t0
                 train_seconds += dt
@@ -401,7 +488,11 @@ def _run_locked(
                 iteration += 1
                 metrics["env_steps_per_s"] = batch / dt
                 log.write(iteration, iteration * batch, train_seconds, metrics)
-                _check_finite(metrics, iteration, run_dir)
+                bad = _non_finite(metrics)
+                # Every process sees the same (replicated) metrics; agreed all the same, so a
+                # process never goes on alone into the next iteration's collectives.
+                if data_parallel.agree_any([bool(bad)])[0]:
+                    _diverged(bad or ["metrics on another process"], iteration, run_dir, primary)
                 state = new_state
                 history.append(metrics)
 
@@ -412,8 +503,9 @@ def _run_locked(
                     if best_score is None or ev["score"] > best_score:
                         best_score = ev["score"]
                         meta_best = {**base_meta(iteration), "eval": ev}
-                        policy_export.save(run_dir / policy_export.BEST_NAME, state, config_dict,
-                                           meta_best, reference)
+                        if primary:  # the exported parts are replicated: no collective
+                            policy_export.save(run_dir / policy_export.BEST_NAME, state,
+                                               config_dict, meta_best, reference)
                     evals = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
                     log.line(f"eval iter {iteration}: {evals} (best {best_score:.4g})")
 
@@ -430,21 +522,28 @@ def _run_locked(
                     log.flush()
                 if on_iteration is not None:
                     on_iteration(iteration, metrics)
-                if stop.signum is not None or (
-                    max_seconds is not None and session_seconds >= max_seconds
-                ):
-                    status = "interrupted" if stop.signum is not None else "time_budget"
-                    if checkpoint.newest(run_dir) != run_dir / checkpoint.periodic_name(iteration):
+                # A signal or a time budget reached on any process stops every process here.
+                signalled, out_of_time = data_parallel.agree_any([
+                    stop.signum is not None,
+                    max_seconds is not None and session_seconds >= max_seconds,
+                ])
+                if signalled or out_of_time:
+                    status = "interrupted" if signalled else "time_budget"
+                    if saved_at != iteration:
                         save_periodic(state, iteration)
-                    why = f"signal {stop.signum}" if stop.signum is not None else "time budget"
+                    why = (f"signal {stop.signum or 'on another process'}" if signalled
+                           else "time budget")
                     log.line(f"stopped at iteration {iteration} ({why}); checkpoint saved")
                     progress.console.print(f"stopped at iteration {iteration} ({why}); "
                                            "checkpoint saved")
                     break
         finally:
             log.close()
+    signum = stop.signum
+    if status == "interrupted" and signum is None:  # the signal came to another process
+        signum = signal.SIGTERM
     return RunResult(
-        status, iteration, iteration * batch, run_dir, metrics, best_score, history, stop.signum
+        status, iteration, iteration * batch, run_dir, metrics, best_score, history, signum
     )
 
 
@@ -467,6 +566,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_minutes", type=positive_float, default=None,
                         help="stop (with a checkpoint) after this much training time in this "
                              "process; --resume continues")
+    parser.add_argument("--distributed", choices=data_parallel.DISTRIBUTED_MODES, default="auto",
+                        help="one run over several processes (hosts) with jax.distributed: "
+                             "auto (default) joins when srun started several tasks or "
+                             f"{data_parallel.ENV_COORDINATOR}, {data_parallel.ENV_NUM_PROCESSES} "
+                             f"and {data_parallel.ENV_PROCESS_ID} are set; on requires that; "
+                             "off trains this process alone (docs/multi_gpu.md)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="config overrides, e.g. ppo.num_envs=128 run.iterations=10")
 
@@ -476,6 +581,8 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
     console = console or Console(stderr=True)
     jax_setup.configure_jax(deterministic=args.deterministic, cpu=args.jax_cpu,
                             debug_nans=args.debug_nans)
+    # Before jax touches a device; the other processes of a run report only their errors.
+    data_parallel.initialize_distributed(args.distributed)
     overrides = list(args.overrides)
     if args.env_id is not None:
         resolve(args.env_id)
@@ -490,7 +597,8 @@ def main_from_args(args: argparse.Namespace, console: Console | None = None) -> 
     try:
         result = run(config, run_dir, resume=args.resume, console=console,
                      show_progress=not args.no_progress, max_seconds=max_seconds)
-    except (TrainingDivergedError, FloatingPointError) as err:  # the latter: --debug_nans
+    except (TrainingDivergedError, FloatingPointError,  # the latter: --debug_nans
+            data_parallel.PeerProcessError) as err:
         console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return 1
     if result.status == "interrupted":
