@@ -38,10 +38,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ext = sub.add_parser("extract", help="filter AMASS/KIT clips into a subset + manifest.json")
     ext.add_argument("--kit-root", required=True, help="directory with KIT/<subject>/*.npz")
     ext.add_argument("--out", required=True, help="output directory (clips + manifest.json)")
-    ext.add_argument("--include", nargs="+", help="keywords, one must be in the path "
-                     "(default: walk turn)")
-    ext.add_argument("--exclude", nargs="+", help="keywords none may be in the path "
-                     "(default: run jog stair jump hop ...)")
+    ext.add_argument("--include", nargs="+", help="keywords, one must begin a word of the "
+                     "file name (default: walk turn)")
+    ext.add_argument("--exclude", nargs="+", help="keywords, none may begin a word of the "
+                     "file name (default: run jog stair jump hop ...)")
     ext.add_argument("--min-duration", type=float, help="seconds (default 1)")
     ext.add_argument("--max-duration", type=float, help="seconds (default 120)")
     ext.add_argument("--min-rate", type=float, help="Hz (default 50)")

@@ -7,7 +7,7 @@ both sides, several seconds each, 100 Hz, laid out like KIT
 SYNTHETIC: smooth periodic gait, no noise, no starts or stops. To train on real data, download
 KIT from AMASS (https://amass.is.tue.mpg.de, SMPL-H "KIT.tar.bz2"), unpack it, and run
 `skeleton-steering extract --kit-root <unpacked dir> --out results/expert_dataset` (or set the
-workflow's `data.kit_root`); everything downstream is the same.
+workflow's `kit_root`); everything downstream is the same.
 
 A clip is an SMPL body walking, built the way a motion-capture fit describes one: local joint
 rotations relative to the SMPL template's rest pose (`smpl_template`), so it reaches the

@@ -45,8 +45,8 @@ class RewardConfig:
             "tracking_velocity": 1.0,
             "lateral_velocity": -0.2,
             "facing": 0.2,
-            # Pays for facing the command only at pace (README: at 9.0M env steps, 2 seeds, it
-            # lowered heading error from 26.8 / 22.9 to 26.0 / 21.0 deg).
+            # Pays for facing the command only at pace (docs/experiments.md: at 9.0M env steps,
+            # 2 seeds, it lowered heading error from 26.8 / 22.9 to 26.0 / 21.0 deg).
             "walking_alignment": 0.3,
             # Small: at 1.0 a constant survival bonus was ~88 % of the task reward and the
             # policy learned to survive against the style reward instead of with it.

@@ -5,7 +5,7 @@ picked with `bench learn`, so `bench learn` and the numbers it showed must not b
 published numbers come from. Seeds are therefore split in two:
 
   tuning     0 .. HELD_OUT_START - 1: `bench learn` evaluates every run on TUNING_SEED;
-  held out   HELD_OUT_START and up: `eval` defaults to HELD_OUT_SEED, and the README and
+  held out   HELD_OUT_START and up: `eval` defaults to HELD_OUT_SEED; the README, docs and
              policies/ report on it (the scripted and the random schedule).
 
 Evaluation draws its start states, sampled actions and random schedule from a stream of its
