@@ -1,7 +1,8 @@
 """Data-parallel training on two (forced) CPU devices equals training on one.
 
 The device count is fixed when jax starts, so the runs happen in a child process
-(`data_parallel_run.py`); both iterations compile once there (about 3 minutes on 2 cores).
+(`data_parallel_run.py`); the 1- and 2-device iterations compile once each there (about a
+minute together on 2 cores).
 """
 
 from __future__ import annotations
@@ -74,3 +75,48 @@ def test_a_batch_that_does_not_split_is_refused():
     with pytest.raises(ConfigError, match=r"ppo.num_envs = 6 does not divide by the 4 devices"):
         data_parallel.check_divisible(amp_ppo.split_sizes(config), 4)
     data_parallel.check_divisible(amp_ppo.split_sizes(config), 2)
+
+
+# -- several processes: how the environment describes them --------------------------------------
+
+
+def test_explicit_coordinator_variables_describe_the_cluster():
+    env = {"JAX_COORDINATOR_ADDRESS": "head:1234", "JAX_NUM_PROCESSES": "4",
+           "JAX_PROCESS_ID": "3", "SLURM_STEP_NUM_TASKS": "8"}
+    assert data_parallel.cluster_from_env(env) == data_parallel.Cluster(
+        "head:1234", 4, 3, "JAX_* environment variables")
+    with pytest.raises(ConfigError, match="JAX_COORDINATOR_ADDRESS set but not JAX_NUM_PROC"):
+        data_parallel.cluster_from_env({"JAX_COORDINATOR_ADDRESS": "head:1234"})
+    with pytest.raises(ConfigError, match="JAX_NUM_PROCESSES must be a whole number"):
+        data_parallel.cluster_from_env({**env, "JAX_NUM_PROCESSES": "four"})
+    with pytest.raises(ConfigError, match=r"process index 4 is outside 0\.\.3"):
+        data_parallel.cluster_from_env({**env, "JAX_PROCESS_ID": "4"})
+
+
+def test_a_slurm_step_describes_the_cluster_and_its_batch_script_does_not():
+    step = {"SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": "1", "SLURM_JOB_ID": "4097",
+            "SLURM_STEP_NODELIST": "gpu[003-004,009],big1", "SLURM_NTASKS": "2"}
+    assert data_parallel.cluster_from_env(step) == data_parallel.Cluster(
+        "gpu003:61441", 2, 1, "SLURM")
+    assert data_parallel.cluster_from_env({**step, "JAX_COORDINATOR_PORT": "5000"}).coordinator \
+        == "gpu003:5000"
+    batch_script = {k: v for k, v in step.items() if not k.startswith("SLURM_STEP")}
+    assert data_parallel.cluster_from_env(batch_script) is None
+    assert data_parallel.first_host("node7,node8") == "node7"
+    assert data_parallel.first_host("a-b[1-2]") == "a-b1"
+
+
+def test_distributed_modes():
+    assert data_parallel.initialize_distributed("off", {"JAX_NUM_PROCESSES": "2"}) is None
+    assert data_parallel.initialize_distributed("auto", {}) is None
+    with pytest.raises(ConfigError, match="--distributed on: no cluster found"):
+        data_parallel.initialize_distributed("on", {})
+    with pytest.raises(ConfigError, match="--distributed must be one of auto, on, off"):
+        data_parallel.initialize_distributed("yes", {})
+
+
+def test_one_process_agrees_with_itself():
+    assert data_parallel.agree_any([True, False]) == [True, False]
+    with data_parallel.together("a step"):
+        pass
+    data_parallel.check_same_everywhere("data", b"x")
