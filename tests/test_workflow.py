@@ -647,3 +647,37 @@ def test_a_dry_run_refuses_a_bad_train_override_value(tmp_path, overrides, messa
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "invalid config at 'train.overrides'" in text, text
     assert message in text and "rule train" not in text
+
+
+def test_train_jobs_ask_for_the_configured_gpus_on_slurm(tmp_path):
+    # resources.train.gpus reaches the train jobs (and only them) as `gpu`, which the pinned
+    # plugin submits as --gpus; the per-seed DAG stays as it is.
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    wd = make_workdir(tmp_path, {"seeds": [1, 2], "use_gpu": True,
+                                 "resources": {"train": {"gpus": 4}}})
+    out = snakemake(
+        # profiles/default's gpu limit (1, this machine) caps a job's request: raised here.
+        wd, "-n", "--executor", "slurm", "--profile", str(ROOT / "profiles" / "slurm"),
+        "--resources", "gpu=4", env={"SLURM_ACCOUNT": "proj42", "SLURM_GPU_PARTITION": "gpuq"},
+    ).stdout
+    assert job_counts(out)["train"] == 2
+    for job in planned_jobs(out):
+        if job["rule"] == "all":
+            continue
+        expected = {"train": 4, "eval": 1, "render": 1, "reference_eval": 1,
+                    "reference_render": 1}.get(job["rule"], 0)
+        assert job["resources"].get("gpu", 0) == expected, job
+        if job["rule"] == "train":
+            fake = SimpleNamespace(resources=_Resources(job["resources"]),
+                                   threads=job.get("threads", 1))
+            call = get_submit_command(
+                fake, {"run_uuid": "u", "slurm_logfile": "log", "comment_str": "c",
+                       "account": "", "partition": "", "workdir": str(wd)},
+            ) + set_gres_string(fake)
+            assert "--gpus=4" in call, call
+    # Without use_gpu no job asks for a GPU, whatever resources.train.gpus says.
+    wd = make_workdir(tmp_path / "cpu", {"resources": {"train": {"gpus": 4}}})
+    out = snakemake(wd, "-n").stdout
+    assert all(j["resources"].get("gpu", 0) == 0 for j in planned_jobs(out))

@@ -186,10 +186,16 @@ def runtime_of(rule_name: str) -> int:
     return config["resources"][rule_name]["runtime"]
 
 
-def gpus() -> int:
+def gpus(rule_name: str = "") -> int:
     """GPUs a train/eval/render job asks for: the local profile's `gpu` limit queues them,
-    and the SLURM executor turns the resource into `--gpus`."""
-    return 1 if config["use_gpu"] else 0
+    and the SLURM executor turns the resource into `--gpus`. Training asks for
+    `resources.train.gpus` (one process trains over all of them, data-parallel; the config
+    names the global batch); eval and render for one."""
+    if not config["use_gpu"]:
+        return 0
+    if rule_name == "train":
+        return config["resources"]["train"]["gpus"]
+    return 1
 
 
 # -- data ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ rule train:
     resources:
         mem_mb=mem_mb_of("train"),
         runtime=runtime_of("train"),
-        gpu=gpus(),
+        gpu=gpus("train"),
         # Only resources see the attempt number; a retry resumes from the newest checkpoint.
         attempt=lambda wildcards, attempt: attempt,
     params:
