@@ -266,7 +266,7 @@ def test_a_seed_must_be_digits(tmp_path):
         ({"eval": {"checkpoint": "newest"}}, "'eval.checkpoint': 'newest' is not one of"),
         ({"trian": {"iterations": 5}}, "('trian' was unexpected)"),
         ({"train": {"overrides": {"iterations": 5}}}, "'train.overrides': 'iterations' does not"),
-        ({"resources": {"train": {"gpus": 1}}}, "('gpus' was unexpected)"),
+        ({"resources": {"train": {"gpu": 1}}}, "('gpu' was unexpected)"),
     ],
 )
 def test_the_schema_rejects_a_bad_config_naming_the_key(tmp_path, overrides, message):
