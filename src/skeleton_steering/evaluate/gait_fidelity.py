@@ -52,7 +52,7 @@ MIN_GAIT_STRIDES = 6
 GRAVITY = 9.81
 MIN_COT_SPEED = 0.1  # m/s: slower, cost per distance means nothing
 
-# The issue's goals for a policy that walks like its demos (value name, test, target).
+# The goals for a policy that walks like its demos (value name, test, target).
 CADENCE_RATIO_TOLERANCE = 0.10  # |cadence ratio - 1| <=
 KNEE_PEAK_TOLERANCE_DEG = 5.0  # |knee swing peak - demos'| <=
 PERCENTILE_GAP_GOAL_DEG = 4.0  # mean p5/p95 joint-angle gap <=
