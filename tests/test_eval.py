@@ -315,6 +315,14 @@ def test_policy_export_loads_alone_and_evaluates_like_its_checkpoint(
     assert sorted(p.name for p in alone.iterdir()) == ["policy.msgpack"]
     ours, theirs = json.loads(out.read_text()), json.loads(evaluated.read_text())
     assert ours["metrics"] == theirs["metrics"]
+    # Training wrote the demos' gait statistics into the export: it judges gait alone, alike.
+    assert policy_export.load(alone / "policy.msgpack").gait is not None
+    # (the export stores the demos' side in float32)
+    for key, value in theirs["gait"].items():
+        if isinstance(value, float):
+            assert ours["gait"][key] == pytest.approx(value, rel=1e-5), key
+        elif key not in ("cycle", "demo", "frechet"):
+            assert ours["gait"][key] == value, key
     assert ours["env_steps"] == theirs["env_steps"] == 64
     assert out.with_suffix(".csv").read_bytes() == evaluated.with_suffix(".csv").read_bytes()
 

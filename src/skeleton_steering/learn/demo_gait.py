@@ -40,3 +40,11 @@ def stats_of(expert: ExpertData, control_dt: float) -> gait_stats.GaitStats:
     if not clips:
         raise gait_stats.GaitStatsError(f"{expert.source}: no demo clips (the standing pose)")
     return gait_stats.from_clips(clips, 1.0 / control_dt)
+
+
+def stats_or_none(expert: ExpertData, control_dt: float) -> gait_stats.GaitStats | None:
+    """`stats_of`, or None when the demos hold no gait (an export then says so at eval)."""
+    try:
+        return stats_of(expert, control_dt)
+    except gait_stats.GaitStatsError:
+        return None

@@ -55,6 +55,7 @@ from skeleton_steering.learn import (
     amp_ppo,
     checkpoint,
     data_parallel,
+    demo_gait,
     expert_data,
     expert_source,
     memory_estimate,
@@ -451,6 +452,8 @@ def _run_locked(
         }
 
     reference = expert_source.reference_frames(expert)
+    # The exports carry the demos' gait statistics, so they evaluate gait fidelity alone.
+    demo_gait_stats = demo_gait.stats_or_none(expert, config.env.physics.control_dt)
     last_eval: dict[str, float] | None = meta.get("eval")
 
     saved_at: int | None = None
@@ -466,7 +469,7 @@ def _run_locked(
                         meta_now)
         checkpoint.prune(run_dir, config.run.keep_checkpoints)
         policy_export.save(run_dir / policy_export.LATEST_NAME, host, config_dict, meta_now,
-                           reference)
+                           reference, demo_gait_stats)
 
     history: list[dict[str, float]] = []
     metrics: dict[str, float] = {}
@@ -505,7 +508,8 @@ def _run_locked(
                         meta_best = {**base_meta(iteration), "eval": ev}
                         if primary:  # the exported parts are replicated: no collective
                             policy_export.save(run_dir / policy_export.BEST_NAME, state,
-                                               config_dict, meta_best, reference)
+                                               config_dict, meta_best, reference,
+                                               demo_gait_stats)
                     evals = ", ".join(f"{k} {v:.4g}" for k, v in ev.items())
                     log.line(f"eval iter {iteration}: {evals} (best {best_score:.4g})")
 
