@@ -62,19 +62,7 @@ class Command:
 
 def _strip_code(text: str) -> str:
     """The markdown with fenced blocks blanked (line numbers kept) and inline code removed."""
-    out, fence = [], None
-    for line in text.splitlines():
-        m = FENCE.match(line)
-        if fence is None and m:
-            fence = m["fence"]
-            out.append("")
-        elif fence is not None:
-            if line.strip().startswith(fence[0] * len(fence)) and not line.strip().strip(fence[0]):
-                fence = None
-            out.append("")
-        else:
-            out.append(line)
-    return re.sub(r"(`+)(?s:.+?)\1", "", "\n".join(out))
+    return re.sub(r"(`+)(?s:.+?)\1", "", _strip_fences(text))
 
 
 def shell_blocks(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -127,6 +115,7 @@ def commands_in(text: str, name: str) -> Iterator[Command]:
 
 
 def _strip_fences(text: str) -> str:
+    """The markdown with fenced blocks blanked, line numbers kept."""
     out, fence = [], None
     for line in text.splitlines():
         m = FENCE.match(line)
